@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class LedgerConfig(AppConfig):
+    """Every money figure the platform shows."""
+
+    name = "ledger"

@@ -1,0 +1,110 @@
+"""Production configuration checks (``manage.py check`` / ``check --deploy`` and process start).
+
+In production a missing or unsafe variable is an Error naming the variable, and the web process
+refuses to start (see ``refuse_invalid_production_config``); management commands, qcluster
+included, refuse through Django's own system-check run.
+"""
+
+from urllib.parse import urlparse
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"}
+
+
+def _is_local(value: str) -> bool:
+    host = urlparse(value).hostname if "://" in value else value.split(":")[0]
+    return (host or "").strip("[]").lower() in LOCAL_HOSTS or (host or "").endswith(".localhost")
+
+
+def _missing(var: str, why: str, id_: str) -> checks.Error:
+    return checks.Error(f"{var} is not set. {why}", hint=f"Set the {var} environment variable.", id=id_)
+
+
+@checks.register("pipelabs")
+def check_encryption_keys(app_configs=None, **kwargs):
+    errors = []
+    for position, key in enumerate(settings.ENCRYPTION_KEYS, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            errors.append(
+                checks.Error(
+                    f"ENCRYPTION_KEYS entry {position} is not a valid Fernet key.",
+                    hint="Generate one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+                    id="pipelabs.E003",
+                )
+            )
+    return errors
+
+
+@checks.register("pipelabs")
+def check_production_config(app_configs=None, **kwargs):
+    if not settings.IS_PRODUCTION:
+        return []
+    errors: list[checks.CheckMessage] = []
+    if not settings.SECRET_KEY or settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+        errors.append(_missing("SECRET_KEY", "Sessions and CSRF tokens would be forgeable.", "pipelabs.E001"))
+    if not settings.ENCRYPTION_KEYS:
+        errors.append(_missing("ENCRYPTION_KEYS", "Exchange credentials cannot be stored safely.", "pipelabs.E002"))
+    if not settings.ALLOWED_HOSTS or "*" in settings.ALLOWED_HOSTS:
+        errors.append(
+            checks.Error(
+                "ALLOWED_HOSTS is not set (or is '*').",
+                hint="Set ALLOWED_HOSTS to the public host names, comma separated.",
+                id="pipelabs.E004",
+            )
+        )
+    if not settings.CORS_ORIGINS_FROM_ENV:
+        errors.append(_missing("CORS_ALLOWED_ORIGINS", "The frontend's origins must be listed.", "pipelabs.E005"))
+    if not settings.DATABASE_URL:
+        errors.append(_missing("DATABASE_URL", "Production runs on PostgreSQL, not the local SQLite file.", "pipelabs.E007"))
+    if settings.DEBUG:
+        errors.append(checks.Error("DEBUG is on in production.", hint="Unset DEBUG.", id="pipelabs.E008"))
+    for var, values in (
+        ("ALLOWED_HOSTS", settings.ALLOWED_HOSTS),
+        ("CORS_ALLOWED_ORIGINS", settings.CORS_ALLOWED_ORIGINS if settings.CORS_ORIGINS_FROM_ENV else []),
+        ("CSRF_TRUSTED_ORIGINS", settings.CSRF_TRUSTED_ORIGINS),
+    ):
+        local = [value for value in values if _is_local(value)]
+        if local:
+            errors.append(
+                checks.Error(
+                    f"{var} names a localhost address in production: {', '.join(local)}.",
+                    hint=f"Remove local addresses from {var}.",
+                    id="pipelabs.E006",
+                )
+            )
+    # The seed only warned here: a database or Redis on the same host can be deliberate.
+    for var, url in (
+        ("DATABASE_URL", settings.DATABASE_URL),
+        ("REDIS_URL", settings.REDIS_URL),
+        ("COINSTORE_API_URL", settings.COINSTORE_API_URL),
+        ("SOLANA_RPC_URL", settings.SOLANA_RPC_URL),
+        ("JUPITER_API_URL", settings.JUPITER_API_URL),
+        ("EGRESS_IP_URL", settings.EGRESS_IP_URL),
+    ):
+        if url and _is_local(url):
+            errors.append(
+                checks.Warning(f"{var} points at localhost in production.", hint=f"Check {var}.", id="pipelabs.W001")
+            )
+    return errors
+
+
+def refuse_invalid_production_config() -> None:
+    """Raise ImproperlyConfigured listing every error, if production config fails its checks."""
+    if not settings.IS_PRODUCTION:
+        return
+    problems = [
+        message
+        for message in checks.run_checks(include_deployment_checks=True)
+        if message.is_serious() and not message.is_silenced()
+    ]
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with an invalid production configuration:\n"
+            + "\n".join(f"- {message.id}: {message.msg}" for message in problems)
+        )

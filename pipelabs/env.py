@@ -1,0 +1,44 @@
+"""Reading the environment the way hosting platforms actually fill it.
+
+Railway and similar dashboards let a variable be saved as ``" DATABASE_URL "``; the earlier
+system broke on that, so names and values are stripped before settings read them.
+"""
+
+import os
+
+import environ
+
+PRODUCTION = "production"
+
+
+def normalize_environ(environ_map=os.environ) -> None:
+    """Strip stray spaces around variable names and values, in place.
+
+    A name that already exists in its clean form wins over a padded duplicate.
+    """
+    for raw_name in list(environ_map):
+        name = raw_name.strip()
+        value = environ_map[raw_name]
+        if name != raw_name:
+            del environ_map[raw_name]
+            environ_map.setdefault(name, value.strip())
+        elif value != value.strip():
+            environ_map[name] = value.strip()
+
+
+def database_config(url: str, conn_max_age: int) -> dict:
+    """Django DATABASES entry for a URL; accepts ``postgres://`` and ``postgresql://``."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    config = environ.Env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["CONN_MAX_AGE"] = conn_max_age
+        # The seed's pool_pre_ping: a persistent connection is checked before reuse.
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})
+        config["OPTIONS"].setdefault("connect_timeout", 10)
+    return config
+
+
+def csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -1,0 +1,225 @@
+"""One settings module, driven by environment variables.
+
+With no environment at all it runs for local use: SQLite in ``var/``, django-q2's ORM broker and
+the database cache. ``DATABASE_URL`` selects PostgreSQL, ``REDIS_URL`` moves the cache and the
+django-q2 broker to Redis. Production validation lives in ``pipelabs/checks.py``.
+"""
+
+from pathlib import Path
+
+import environ
+
+from pipelabs.env import PRODUCTION, csv, database_config, normalize_environ
+
+normalize_environ()
+env = environ.Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env.str("PIPELABS_VAR_DIR", default=str(BASE_DIR / "var")))
+VERSION = env.str("PIPELABS_VERSION", default="0.1.0")
+
+ENVIRONMENT = env.str("PIPELABS_ENV", default="development").lower()
+IS_PRODUCTION = ENVIRONMENT == PRODUCTION
+DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+
+# Local development gets a fixed, obviously unsafe key; production must set its own
+# (pipelabs.E001 refuses to start otherwise).
+DEV_SECRET_KEY = "dev-insecure-pipelabs-key-do-not-use-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default="" if IS_PRODUCTION else DEV_SECRET_KEY)
+
+# Fernet keys, comma separated, newest first: the first encrypts, all decrypt (rotation).
+ENCRYPTION_KEYS = csv(env.str("ENCRYPTION_KEYS", default=env.str("ENCRYPTION_KEY", default="")))
+
+ALLOWED_HOSTS = csv(env.str("ALLOWED_HOSTS", default="" if IS_PRODUCTION else "*"))
+CSRF_TRUSTED_ORIGINS = csv(env.str("CSRF_TRUSTED_ORIGINS", default=""))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "pipelabs",
+    "clients",
+    "exchanges",
+    "bots",
+    "ledger",
+]
+
+MIDDLEWARE = [
+    # First, so every answer (429s, 404s and 500s included) carries CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
+    "pipelabs.middleware.RequestIdMiddleware",
+    "pipelabs.middleware.RateLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pipelabs.urls"
+WSGI_APPLICATION = "pipelabs.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "pipelabs" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=60)
+if DATABASE_URL:
+    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "pipelabs.sqlite3")),
+            # Web and worker share the file: wait for a lock instead of failing at once.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache (rate-limit counters, shared by every process) -----------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "pipelabs_cache",
+        }
+    }
+
+# --- rate limiting (django-ratelimit) --------------------------------------------------------
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_USE_CACHE = "default"
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="300/m")
+HEALTH_RATE_LIMIT = env.str("HEALTH_RATE_LIMIT", default="1000/m")
+# Behind a proxy the peer address is the proxy's: read the client from this header instead,
+# taking the entry PROXY_COUNT places from the right (the part the proxies vouch for).
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+PROXY_COUNT = env.int("PROXY_COUNT", default=1)
+
+# --- CORS ------------------------------------------------------------------------------------
+SEED_CORS_ORIGINS = [
+    "https://app.pipelabs.xyz",
+    "https://pipelabs.xyz",
+    "http://localhost:3000",
+    "http://localhost:5173",
+]
+CORS_ORIGINS_FROM_ENV = bool(env.str("CORS_ALLOWED_ORIGINS", default=""))
+CORS_ALLOWED_ORIGINS = csv(env.str("CORS_ALLOWED_ORIGINS", default=",".join(SEED_CORS_ORIGINS)))
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "origin",
+    "x-csrftoken",
+    "x-request-id",
+    "x-requested-with",
+    "x-wallet-address",
+)
+
+# --- security (production) -------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
+SECURE_HSTS_PRELOAD = IS_PRODUCTION
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+X_FRAME_OPTIONS = "DENY"
+
+# --- REST framework --------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "pipelabs.api.exceptions.handle_exception",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {"TITLE": "pipelabs API", "VERSION": VERSION}
+
+# --- django-q2 -------------------------------------------------------------------------------
+Q_CLUSTER = {
+    "name": "pipelabs",
+    "workers": env.int("Q_WORKERS", default=2),
+    "recycle": 500,
+    # A task may run `timeout` seconds; it is retried only after `retry`, so never twice at once.
+    "timeout": env.int("Q_TIMEOUT_S", default=60),
+    "retry": env.int("Q_RETRY_S", default=90),
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+# A worker heartbeat older than this means no cluster is running.
+WORKER_STALE_AFTER_S = env.int("WORKER_STALE_AFTER_S", default=180)
+BOT_STALE_AFTER_S = env.int("BOT_STALE_AFTER_S", default=120)
+
+# --- egress IP (operators whitelist it at exchanges) ------------------------------------------
+EGRESS_IP_URL = env.str("EGRESS_IP_URL", default="https://api.ipify.org?format=json")
+EGRESS_IP_TIMEOUT_S = env.float("EGRESS_IP_TIMEOUT_S", default=5.0)
+
+# --- exchanges -------------------------------------------------------------------------------
+COINSTORE_API_URL = env.str("COINSTORE_API_URL", default="https://api.coinstore.com/api")
+SOLANA_RPC_URL = env.str("SOLANA_RPC_URL", default="https://api.mainnet-beta.solana.com")
+JUPITER_API_URL = env.str("JUPITER_API_URL", default="https://lite-api.jup.ag/swap/v1")
+
+# --- auth, i18n, static ----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- logging ---------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING_CONFIG = None
+from pipelabs.logging import configure_logging  # noqa: E402  (needs the values above)
+
+configure_logging(LOG_LEVEL, LOG_FORMAT)

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from pipelabs import health
+
+handler404 = "pipelabs.api.exceptions.json_404"
+handler500 = "pipelabs.api.exceptions.json_500"
+
+urlpatterns = [
+    re_path(r"^health/?$", health.health, name="health"),
+    re_path(r"^health/bot-runner/?$", health.bot_runner, name="health-bot-runner"),
+    re_path(r"^egress-ip/?$", health.egress_ip, name="egress-ip"),
+    # The earlier system's path, kept for operators' bookmarks and scripts.
+    re_path(r"^railway-ip/?$", health.egress_ip, name="railway-ip"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
