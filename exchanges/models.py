@@ -20,6 +20,11 @@ class ExchangeAccount(models.Model):
         related_name="exchange_accounts",
         help_text="The signing wallet of a DEX (jupiter) account.",
     )
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Venue settings: API base URL override, Jupiter token mints, paper market seeds.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
