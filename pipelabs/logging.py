@@ -90,6 +90,12 @@ _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"
 class PipelabsJsonFormatter(JsonFormatter):
     converter = time.gmtime
 
+    def formatException(self, ei):
+        return scrub(super().formatException(ei))
+
+    def formatStack(self, stack_info):
+        return scrub(super().formatStack(stack_info))
+
     def add_fields(self, log_record, record, message_dict):
         super().add_fields(log_record, record, message_dict)
         log_record["time"] = self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z"

@@ -70,8 +70,8 @@ class RateLimitMiddleware:
                     rate=settings.HEALTH_RATE_LIMIT if health else settings.API_RATE_LIMIT,
                     increment=True,
                 )
-            except Exception:
-                logger.warning("rate limit cache unavailable; request let through", exc_info=True)
+            except Exception as exc:
+                logger.warning("rate limit cache unavailable (%s); request let through", type(exc).__name__)
                 limited = False
             if limited:
                 return JsonResponse({"detail": RATE_LIMITED, "code": "rate_limited"}, status=429)

@@ -5,6 +5,7 @@ the database cache. ``DATABASE_URL`` selects PostgreSQL, ``REDIS_URL`` moves the
 django-q2 broker to Redis. Production validation lives in ``pipelabs/checks.py``.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -23,9 +24,9 @@ IS_PRODUCTION = ENVIRONMENT == PRODUCTION
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
 
 # Local development gets a fixed, obviously unsafe key; production must set its own
-# (pipelabs.E001 refuses to start otherwise).
+# (pipelabs.E001 names the variable and refuses to start, instead of Django's bare traceback).
 DEV_SECRET_KEY = "dev-insecure-pipelabs-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default="" if IS_PRODUCTION else DEV_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 
 # Fernet keys, comma separated, newest first: the first encrypts, all decrypt (rotation).
 ENCRYPTION_KEYS = csv(env.str("ENCRYPTION_KEYS", default=env.str("ENCRYPTION_KEY", default="")))
@@ -58,6 +59,8 @@ MIDDLEWARE = [
     "pipelabs.middleware.RequestIdMiddleware",
     "pipelabs.middleware.RateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files from gunicorn; no separate file server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -97,6 +100,9 @@ else:
             "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "pipelabs.sqlite3")),
             # Web and worker share the file: wait for a lock instead of failing at once.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # A file (not memory) so worker processes started by tests see the same database;
+            # per process so parallel test runs do not share one.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -215,6 +221,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = DEBUG
 
 # --- logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -1,0 +1,38 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a django-q2 worker cluster together, for local use. Ctrl-C stops both."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
+
+    def handle(self, *args, addr, **options):
+        manage = [sys.executable, os.path.join(os.getcwd(), "manage.py")]
+        processes = {
+            "web": subprocess.Popen([*manage, "runserver", "--noreload", addr]),
+            "worker": subprocess.Popen([*manage, "qcluster"]),
+        }
+        self.stdout.write(f"web on http://{addr}/admin/ and a worker cluster are running; Ctrl-C stops both.")
+        try:
+            while all(process.poll() is None for process in processes.values()):
+                time.sleep(0.5)
+            dead = [name for name, process in processes.items() if process.poll() is not None]
+            self.stderr.write(f"{', '.join(dead)} exited; stopping the rest.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()

@@ -1,0 +1,142 @@
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client
+
+from pipelabs.middleware import RATE_LIMITED
+
+ORIGIN = "https://app.pipelabs.xyz"
+
+
+@pytest.fixture
+def database_cache(settings):
+    """The production default: counters in the database cache every process shares."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "pipelabs_cache"}}
+    caches["default"].clear()
+    return caches["default"]
+
+
+@pytest.mark.django_db
+def test_preflight_from_allowed_origin_is_answered(client):
+    response = client.options(
+        "/health", HTTP_ORIGIN=ORIGIN, HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="x-wallet-address, authorization",
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    assert "x-wallet-address" in response["Access-Control-Allow-Headers"]
+
+
+@pytest.mark.django_db
+def test_unlisted_origin_gets_no_cors_header(client):
+    response = client.get("/health", HTTP_ORIGIN="https://evil.example")
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+def test_404_carries_cors_headers_and_json_detail(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no-such-thing", HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 404
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+@pytest.mark.django_db
+def test_500_carries_cors_headers_and_json_detail(settings):
+    settings.DEBUG = False
+    settings.ROOT_URLCONF = "tests.pipelabs.urls_faults"
+    response = Client(raise_request_exception=False).get("/explode", HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 500
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.json()["detail"] == "Internal server error; the error was logged."
+    assert "boom" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_limited_request_gets_429_json_with_cors(client, settings, database_cache):
+    settings.API_RATE_LIMIT = "3/m"
+    statuses = [client.get("/no-such-thing", HTTP_ORIGIN=ORIGIN).status_code for _ in range(4)]
+    assert statuses == [404, 404, 404, 429]
+    response = client.get("/no-such-thing", HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 429
+    assert response.json()["detail"] == RATE_LIMITED
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.django_db
+def test_health_has_its_own_higher_limit(client, settings, database_cache):
+    settings.API_RATE_LIMIT = "2/m"
+    settings.HEALTH_RATE_LIMIT = "5/m"
+    assert [client.get("/health").status_code for _ in range(5)] == [200] * 5
+    assert client.get("/health").status_code == 429
+    # the API's counter is separate from health's
+    assert client.get("/no-such-thing").status_code == 404
+
+
+@pytest.mark.django_db
+def test_limit_is_per_client_ip(client, settings, database_cache):
+    settings.API_RATE_LIMIT = "1/m"
+    assert client.get("/x", REMOTE_ADDR="198.51.100.1").status_code == 404
+    assert client.get("/x", REMOTE_ADDR="198.51.100.1").status_code == 429
+    assert client.get("/x", REMOTE_ADDR="198.51.100.2").status_code == 404
+
+
+@pytest.mark.django_db
+def test_proxy_header_names_the_client(client, settings, database_cache):
+    settings.API_RATE_LIMIT = "1/m"
+    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
+    settings.PROXY_COUNT = 1
+    # Same proxy peer, different clients: limited separately, by the entry the proxy appended.
+    assert client.get("/x", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.1").status_code == 404
+    assert client.get("/x", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.2").status_code == 404
+    assert client.get("/x", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="other, 203.0.113.1").status_code == 429
+
+
+@pytest.mark.django_db
+def test_counters_live_in_the_shared_database_cache(client, settings, database_cache):
+    settings.API_RATE_LIMIT = "1/m"
+    client.get("/x", REMOTE_ADDR="198.51.100.9")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM pipelabs_cache")
+        assert cursor.fetchone()[0] >= 1
+    # a second cache connection (another process would have its own) sees the same counter
+    caches._settings = None  # noqa: SLF001  (drop this thread's cache objects)
+    from django.core.cache import CacheHandler
+
+    other = CacheHandler(settings.CACHES)["default"]
+    assert any(other.get(key) for key in _counter_keys())
+    assert client.get("/x", REMOTE_ADDR="198.51.100.9").status_code == 429
+
+
+def _counter_keys():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key FROM pipelabs_cache")
+        return [row[0].split(":", 2)[-1] for row in cursor.fetchall()]
+
+
+def test_redis_cache_counts_when_redis_url_is_set(client, settings, db):
+    import os
+
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("REQUIRE_REDIS"):
+            raise
+        pytest.skip("no Redis on this machine (CI sets REQUIRE_REDIS=1)")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    caches["default"].clear()
+    settings.API_RATE_LIMIT = "2/m"
+    assert [client.get("/x").status_code for _ in range(3)] == [404, 404, 429]
+    caches["default"].clear()
+
+
+@pytest.mark.django_db
+def test_cache_outage_lets_requests_through(client, settings):
+    settings.API_RATE_LIMIT = "1/m"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"socket_connect_timeout": 0.2}}}
+    assert [client.get("/health").status_code for _ in range(3)] == [200, 200, 200]
