@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from clients.models import Client, Wallet
+
+
+class WalletInline(admin.TabularInline):
+    model = Wallet
+    extra = 0
+    fields = ("chain", "address", "label", "has_private_key", "created_at")
+    readonly_fields = ("has_private_key", "created_at")
+
+    @admin.display(boolean=True, description="Key stored")
+    def has_private_key(self, wallet):
+        return wallet.has_private_key
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "role", "is_active", "bot_count", "created_at")
+    list_filter = ("role", "is_active")
+    search_fields = ("name", "wallets__address")
+    inlines = [WalletInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(bot_total=Count("bots", distinct=True))
+
+    @admin.display(ordering="bot_total", description="Bots")
+    def bot_count(self, client):
+        return client.bot_total
+
+
+@admin.register(Wallet)
+class WalletAdmin(admin.ModelAdmin):
+    list_display = ("address", "chain", "client", "label", "created_at")
+    list_filter = ("chain",)
+    search_fields = ("address", "client__name", "label")
+    list_select_related = ("client",)
+    readonly_fields = ("created_at",)
