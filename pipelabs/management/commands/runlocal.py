@@ -5,6 +5,7 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand
+from django_q.tasks import async_task
 
 
 class Command(BaseCommand):
@@ -19,6 +20,8 @@ class Command(BaseCommand):
             "web": subprocess.Popen([*manage, "runserver", "--noreload", addr]),
             "worker": subprocess.Popen([*manage, "qcluster"]),
         }
+        # The scheduler's first pass comes ~30 s after start; one beat now makes /health green at once.
+        async_task("pipelabs.tasks.beat")
         self.stdout.write(f"web on http://{addr}/admin/ and a worker cluster are running; Ctrl-C stops both.")
         try:
             while all(process.poll() is None for process in processes.values()):
