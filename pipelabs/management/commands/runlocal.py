@@ -8,6 +8,10 @@ from django.core.management.base import BaseCommand
 from django_q.tasks import async_task
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the web server and a django-q2 worker cluster together, for local use. Ctrl-C stops both."
 
@@ -15,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
 
     def handle(self, *args, addr, **options):
+        # Stop on Ctrl-C and on SIGTERM alike, even where a parent shell ignored SIGINT.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
         manage = [sys.executable, os.path.join(os.getcwd(), "manage.py")]
         processes = {
             "web": subprocess.Popen([*manage, "runserver", "--noreload", addr]),
@@ -33,7 +40,7 @@ class Command(BaseCommand):
         finally:
             for process in processes.values():
                 if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
+                    process.send_signal(signal.SIGTERM)
             for process in processes.values():
                 try:
                     process.wait(timeout=15)
