@@ -1,0 +1,273 @@
+"""The native Coinstore spot connector (Coinstore is not in ccxt).
+
+Endpoints follow Coinstore's documentation (https://coinstore-openapi.github.io/en/):
+symbol rules ``POST /v2/public/config/spot/symbols``, tickers ``GET /v1/market/tickers``, depth
+``GET /v1/market/depth/{SYMBOL}``, balances ``POST /spot/accountList``, orders
+``POST /trade/order/place`` / ``POST /trade/order/cancel``, ``GET /v2/trade/order/active``,
+``GET /v2/trade/order/orderInfo`` (by ordId or clOrdId) and own fills
+``GET /trade/match/accountMatches``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+from exchanges.connectors.base import (
+    AssetBalance,
+    Connector,
+    Credentials,
+    Market,
+    OrderBook,
+    OrderInfo,
+    OrderRequest,
+    Ticker,
+    TradeFill,
+)
+from exchanges.connectors.coinstore import parsing
+from exchanges.connectors.coinstore.parsing import SymbolRules, dec
+from exchanges.connectors.coinstore.transport import EXCHANGE, CoinstoreHttp, with_code
+from exchanges.errors import ExchangeError, InvalidOrder, OrderNotFound
+
+DEFAULT_BASE_URL = "https://api.coinstore.com/api"
+DEFAULT_TIMEOUT_S = 10.0
+MARKETS_TTL_S = 3600
+DEPTH_LEVELS = (5, 10, 20, 50, 100)
+TRADES_PAGE_SIZE = 100
+TRADES_MAX_PAGES = 20
+
+# Rejection messages; callers branch on the error's ``code``, not on these.
+BELOW_MIN_AMOUNT = "Order amount {amount} is below the market minimum {minimum} after rounding to {step}"
+BELOW_MIN_PRICE = "Order price {price} is below the market minimum {minimum}"
+BELOW_MIN_VALUE = "Market buy value {value} is below the market minimum {minimum}"
+
+
+def wire_text(value: Decimal) -> str:
+    """Plain decimal text without exponent or trailing zeros: 1.2300 -> "1.23", 1E+2 -> "100"."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def rejected(code: str, message: str, **fields) -> InvalidOrder:
+    return with_code(InvalidOrder(message, exchange=EXCHANGE, **fields), code)
+
+
+class CoinstoreConnector(Connector):
+    """One Coinstore account. Amounts and prices are rounded to the symbol's rules before sending."""
+
+    exchange_id = EXCHANGE
+
+    def __init__(self, credentials: Credentials, *, base_url: str, timeout_s: float | None = DEFAULT_TIMEOUT_S):
+        # None would mean "wait forever" to requests: never allow it.
+        timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+        self._http = CoinstoreHttp(credentials, base_url=base_url, timeout_s=timeout_s)
+        self._rules_by_symbol: dict[str, SymbolRules] = {}
+        self._symbol_by_code: dict[str, str] = {}
+        self._markets_loaded_at: float | None = None
+
+    def __repr__(self):
+        return f"CoinstoreConnector(base_url={self._http.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- markets -------------------------------------------------------------------------------
+    def load_markets(self) -> dict[str, Market]:
+        """Symbol rules, cached for an hour (and dropped when Coinstore rejects a precision)."""
+        fresh = self._markets_loaded_at is not None and time.monotonic() - self._markets_loaded_at < MARKETS_TTL_S
+        if not fresh:
+            rows = self._http.post("/v2/public/config/spot/symbols", {}, signed=False) or []
+            rules = [parsing.parse_symbol(row) for row in rows]
+            self._rules_by_symbol = {r.market.symbol: r for r in rules}
+            self._symbol_by_code = {r.market.exchange_symbol: r.market.symbol for r in rules}
+            self._markets_loaded_at = time.monotonic()
+        return {symbol: r.market for symbol, r in self._rules_by_symbol.items()}
+
+    def forget_markets(self) -> None:
+        self._markets_loaded_at = None
+
+    def _rules(self, symbol: str) -> SymbolRules:
+        self.market(symbol)  # raises InvalidOrder for an unknown symbol
+        return self._rules_by_symbol[symbol]
+
+    def _unified(self, exchange_symbol: str, fallback: str) -> str:
+        return self._symbol_by_code.get(str(exchange_symbol).upper(), fallback)
+
+    # --- market data ---------------------------------------------------------------------------
+    def fetch_ticker(self, symbol: str) -> Ticker:
+        code = self.market(symbol).exchange_symbol
+        rows = self._http.get("/v1/market/tickers", signed=False) or []
+        for row in rows:
+            if str(row.get("symbol", "")).upper() == code:
+                return Ticker(
+                    symbol=symbol,
+                    bid=dec(row.get("bid"), None) or None,  # "0" means no bid, not a bid at 0
+                    ask=dec(row.get("ask"), None) or None,
+                    last=dec(row.get("close"), None) or None,
+                    at=datetime.now(UTC),
+                )
+        raise ExchangeError(f"Coinstore sent no ticker for {code}", exchange=EXCHANGE, symbol=symbol)
+
+    def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        code = self.market(symbol).exchange_symbol
+        levels = next((n for n in DEPTH_LEVELS if n >= depth), DEPTH_LEVELS[-1])
+        data = self._http.get(f"/v1/market/depth/{code}", [("depth", str(levels))], signed=False) or {}
+
+        def side(rows):
+            return [(dec(row[0]), dec(row[1])) for row in (rows or [])][:depth]
+
+        return OrderBook(symbol=symbol, bids=side(data.get("b")), asks=side(data.get("a")), at=datetime.now(UTC))
+
+    # --- account -------------------------------------------------------------------------------
+    def fetch_balance(self) -> list[AssetBalance]:
+        return parsing.parse_balances(self._http.post("/spot/accountList", {}) or [])
+
+    # --- orders --------------------------------------------------------------------------------
+    def create_order(self, request: OrderRequest) -> OrderInfo:
+        """Round (amount down, price to the tick on the safe side), check minimums, then place.
+
+        Rule violations raise InvalidOrder (codes ``below_min_amount``, ``below_min_price``,
+        ``below_min_notional``, ``bad_order``) before any request is sent. After an
+        ExchangeTimeout the order may exist: look it up with fetch_order(client_order_id=...).
+        """
+        rules = self._rules(request.symbol)
+        market = rules.market
+        side, kind = request.side.lower(), request.kind.lower()
+        if side not in ("buy", "sell") or kind not in ("limit", "market"):
+            raise rejected("bad_order", f"Unsupported order {side} {kind}", symbol=request.symbol)
+        amount = request.amount.quantize(market.amount_step, rounding=ROUND_DOWN)
+        body: dict = {"symbol": market.exchange_symbol, "side": side.upper(), "ordType": kind.upper()}
+        price = None
+        if kind == "limit":
+            if request.price is None or request.price <= 0:
+                raise rejected("bad_order", "A limit order needs a positive price", symbol=request.symbol)
+            # Never round a price against the client: buys down, sells up.
+            price = request.price.quantize(market.price_step, rounding=ROUND_DOWN if side == "buy" else ROUND_UP)
+            if price <= 0 or price < rules.min_price:
+                raise rejected(
+                    "below_min_price",
+                    BELOW_MIN_PRICE.format(price=wire_text(price), minimum=wire_text(rules.min_price)),
+                    symbol=request.symbol,
+                )
+            self._check_amount(request, amount, market.min_amount, market)
+            body["ordPrice"] = wire_text(price)
+            body["ordQty"] = wire_text(amount)
+        elif side == "sell":
+            self._check_amount(request, amount, rules.min_market_amount, market)
+            body["ordQty"] = wire_text(amount)
+        else:
+            body["ordAmt"] = wire_text(self._market_buy_value(request, rules))
+        if request.client_order_id:
+            body["clOrdId"] = request.client_order_id
+        body["timestamp"] = time.time_ns() // 1_000_000
+        try:
+            data = self._http.post("/trade/order/place", body) or {}
+        except InvalidOrder as exc:
+            if exc.code in ("amount_precision", "quantity_precision"):
+                self.forget_markets()  # the venue's rules changed under us: reload them next time
+            raise
+        data = data if isinstance(data, dict) else {}
+        order_id = data.get("ordId") or data.get("order_id")  # the docs show both spellings
+        if not order_id:
+            raise ExchangeError("Coinstore accepted the order without an order id", exchange=EXCHANGE)
+        return OrderInfo(
+            exchange_order_id=str(order_id),
+            client_order_id=str(data.get("clOrdId") or request.client_order_id),
+            symbol=request.symbol,
+            side=side,
+            kind=kind,
+            amount=amount,
+            price=price,
+            filled=Decimal(0),
+            status="open",
+            created_at=datetime.now(UTC),
+        )
+
+    @staticmethod
+    def _check_amount(request: OrderRequest, amount: Decimal, minimum: Decimal, market: Market) -> None:
+        if amount <= 0 or amount < minimum:
+            raise rejected(
+                "below_min_amount",
+                BELOW_MIN_AMOUNT.format(
+                    amount=wire_text(amount), minimum=wire_text(minimum), step=wire_text(market.amount_step)
+                ),
+                symbol=request.symbol,
+            )
+
+    def _market_buy_value(self, request: OrderRequest, rules: SymbolRules) -> Decimal:
+        """Coinstore sizes market buys in quote (ordAmt): base amount x reference price (the
+        request's price when the caller gives one, else the best ask), rounded down to the price
+        precision as ccxt does (the documentation does not say; 3106 is the rejection)."""
+        reference = request.price if request.price else self.fetch_ticker(request.symbol).ask
+        if not reference:
+            raise rejected("bad_order", "No ask price to size a market buy", symbol=request.symbol)
+        value = (request.amount * reference).quantize(rules.market.price_step, rounding=ROUND_DOWN)
+        if value <= 0 or value < rules.min_market_value:
+            raise rejected(
+                "below_min_notional",
+                BELOW_MIN_VALUE.format(value=wire_text(value), minimum=wire_text(rules.min_market_value)),
+                symbol=request.symbol,
+            )
+        return value
+
+    def cancel_order(self, symbol: str, exchange_order_id: str) -> OrderInfo | None:
+        """Cancel; returns None because Coinstore's answer carries only the order id and state
+        (call fetch_order for the rest). An order Coinstore no longer knows raises OrderNotFound."""
+        code = self.market(symbol).exchange_symbol
+        order_id = int(exchange_order_id) if str(exchange_order_id).isdigit() else exchange_order_id
+        self._http.post("/trade/order/cancel", {"symbol": code, "ordId": order_id})
+        return None
+
+    def fetch_open_orders(self, symbol: str) -> list[OrderInfo]:
+        code = self.market(symbol).exchange_symbol
+        rows = self._http.get("/v2/trade/order/active", [("symbol", code)]) or []
+        return [parsing.parse_order(row, symbol) for row in rows if str(row.get("symbol", code)).upper() == code]
+
+    def fetch_order(self, symbol: str, exchange_order_id: str = "", client_order_id: str = "") -> OrderInfo:
+        if exchange_order_id:
+            params = [("ordId", str(exchange_order_id))]
+        elif client_order_id:
+            params = [("clOrdId", client_order_id)]
+        else:
+            raise rejected("bad_order", "fetch_order needs an exchange or a client order id", symbol=symbol)
+        self.market(symbol)
+        data = self._http.get("/v2/trade/order/orderInfo", params)
+        rows = data if isinstance(data, list) else [data] if data else []
+        for row in rows:
+            if str(row.get("ordStatus") or row.get("ordState") or "").upper() == "NOT_FOUND":
+                continue
+            return parsing.parse_order(row, self._unified(row.get("symbol", ""), symbol))
+        raise OrderNotFound(
+            "Coinstore does not know this order",
+            exchange=EXCHANGE,
+            exchange_order_id=exchange_order_id,
+            client_order_id=client_order_id,
+        )
+
+    def fetch_my_trades(self, symbol: str, since: datetime | None = None, limit: int = 500) -> list[TradeFill]:
+        """Own fills at or after ``since``, oldest first, at most ``limit``.
+
+        accountMatches pages newest first and has no time filter, so pages are read until one
+        reaches before ``since``. Its time is in whole seconds: fills in the cursor's own second
+        come again, and callers dedupe on ``exchange_trade_id``.
+        """
+        rules = self._rules(symbol)
+        code = rules.market.exchange_symbol
+        size = max(1, min(limit, TRADES_PAGE_SIZE))
+        fills: dict[str, TradeFill] = {}
+        for page in range(1, TRADES_MAX_PAGES + 1):
+            params = [("symbol", code), ("pageNum", str(page)), ("pageSize", str(size))]
+            rows = self._http.get("/trade/match/accountMatches", params) or []
+            page_fills = [parsing.parse_fill(row, rules) for row in rows]
+            for fill in page_fills:
+                if since is None or fill.traded_at >= since:
+                    fills.setdefault(fill.exchange_trade_id, fill)
+            reached_since = since is not None and any(f.traded_at < since for f in page_fills)
+            enough = since is None and len(fills) >= limit
+            if len(rows) < size or reached_since or enough:
+                break
+        ordered = sorted(fills.values(), key=lambda f: (f.traded_at, f.exchange_trade_id))
+        return ordered[:limit] if since is not None else ordered[-limit:]
