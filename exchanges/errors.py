@@ -10,7 +10,10 @@ class ExchangeError(Exception):
     http_status = 502
     retryable = False
 
-    def __init__(self, message: str = "", *, exchange: str = "", exchange_code: str | None = None, **fields):
+    def __init__(self, message: str = "", *, exchange: str = "", exchange_code: str | None = None,
+                 code: str | None = None, **fields):
+        if code:
+            self.code = code  # a finer reason than the class's, e.g. "below_min_notional"
         self.message = message or self.__class__.__doc__ or self.code
         self.exchange = exchange
         self.exchange_code = None if exchange_code is None else str(exchange_code)
