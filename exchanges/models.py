@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.db import models
 
 from clients.models import Client, Wallet
@@ -56,3 +58,129 @@ class ExchangeCredential(models.Model):
 
     def __str__(self):
         return f"credential for {self.account} (…{self.key_hint})"
+
+
+# --- the paper exchange: its whole state is these rows ----------------------------------------
+
+PAPER_MONEY = {"max_digits": 38, "decimal_places": 18}
+PAPER_RATE = {"max_digits": 12, "decimal_places": 8}
+
+
+class PaperMarket(models.Model):
+    """One simulated market of a paper account: its rules, fees and seeded price walk.
+
+    The reference price at step n (step = ``step_ms`` of wall time since ``origin_at``) is a
+    deterministic function of ``seed`` and ``initial_price``; ``ref_step``/``ref_price`` is only
+    a checkpoint so the walk need not be replayed from the origin.
+    """
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_markets")
+    symbol = models.CharField(max_length=40, help_text="Unified pair, BASE/QUOTE.")
+    base = models.CharField(max_length=20)
+    quote = models.CharField(max_length=20)
+    price_step = models.DecimalField(**PAPER_MONEY, help_text="Quote; smallest price increment.")
+    amount_step = models.DecimalField(**PAPER_MONEY, help_text="Base; smallest amount increment.")
+    min_amount = models.DecimalField(**PAPER_MONEY, default=0, help_text="Base.")
+    min_notional = models.DecimalField(**PAPER_MONEY, default=0, help_text="Quote.")
+    maker_fee_rate = models.DecimalField(**PAPER_RATE, default=Decimal("0.001"), help_text="Fraction of cost.")
+    taker_fee_rate = models.DecimalField(**PAPER_RATE, default=Decimal("0.001"), help_text="Fraction of cost.")
+    initial_price = models.DecimalField(**PAPER_MONEY, help_text="Quote per base at step 0.")
+    volatility_bps = models.DecimalField(**PAPER_RATE, default=Decimal("8"), help_text="Largest move per step, bps.")
+    spread_bps = models.DecimalField(**PAPER_RATE, default=Decimal("10"), help_text="Synthetic book spread, bps.")
+    depth_quote = models.DecimalField(**PAPER_MONEY, default=Decimal("500"), help_text="Quote per book level.")
+    step_ms = models.PositiveIntegerField(default=2000, help_text="Milliseconds of wall time per price step.")
+    seed = models.BigIntegerField()
+    origin_at = models.DateTimeField(help_text="Wall time of step 0.")
+    ref_step = models.BigIntegerField(default=0)
+    ref_price = models.DecimalField(**PAPER_MONEY, help_text="Quote per base at ref_step.")
+
+    class Meta:
+        ordering = ["account_id", "symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="paper_market_unique_symbol"),
+            models.CheckConstraint(condition=models.Q(price_step__gt=0, amount_step__gt=0), name="paper_market_steps"),
+        ]
+
+    def __str__(self):
+        return f"paper {self.symbol}"
+
+
+class PaperBalance(models.Model):
+    """One asset of a paper account; ``locked`` backs resting orders."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_balances")
+    asset = models.CharField(max_length=20)
+    available = models.DecimalField(**PAPER_MONEY, default=0)
+    locked = models.DecimalField(**PAPER_MONEY, default=0)
+
+    class Meta:
+        ordering = ["account_id", "asset"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "asset"], name="paper_balance_unique_asset"),
+            models.CheckConstraint(condition=models.Q(available__gte=0, locked__gte=0), name="paper_balance_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.asset} {self.available}+{self.locked}"
+
+
+class PaperOrder(models.Model):
+    """An order on the paper exchange; the row is the venue's truth."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FILLED = "filled", "Filled"
+        CANCELED = "canceled", "Canceled"
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_orders")
+    market = models.ForeignKey(PaperMarket, on_delete=models.CASCADE, related_name="orders")
+    client_order_id = models.CharField(max_length=64, blank=True)
+    side = models.CharField(max_length=4)
+    kind = models.CharField(max_length=6)
+    amount = models.DecimalField(**PAPER_MONEY, help_text="Base.")
+    price = models.DecimalField(**PAPER_MONEY, null=True, blank=True, help_text="Quote per base; none for market.")
+    filled = models.DecimalField(**PAPER_MONEY, default=0, help_text="Base.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    locked = models.DecimalField(**PAPER_MONEY, default=0, help_text="Funds still locked for the rest (quote for buys, base for sells).")
+    checked_step = models.BigIntegerField(help_text="Last price step this order was checked against.")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "client_order_id"],
+                condition=~models.Q(client_order_id=""),
+                name="paper_order_unique_client_id",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="paper_order_amount_positive"),
+            models.CheckConstraint(condition=models.Q(filled__lte=models.F("amount")), name="paper_order_not_overfilled"),
+        ]
+        indexes = [models.Index(fields=["market", "status"], name="paper_order_market_status_idx")]
+
+    def __str__(self):
+        return f"paper {self.side} {self.amount} @ {self.price or 'market'}"
+
+
+class PaperTrade(models.Model):
+    """One fill on the paper exchange; the fee is always charged in the quote currency."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_trades")
+    order = models.ForeignKey(PaperOrder, on_delete=models.CASCADE, related_name="trades")
+    symbol = models.CharField(max_length=40)
+    side = models.CharField(max_length=4)
+    amount = models.DecimalField(**PAPER_MONEY, help_text="Base.")
+    price = models.DecimalField(**PAPER_MONEY, help_text="Quote per base.")
+    cost = models.DecimalField(**PAPER_MONEY, help_text="Quote.")
+    fee = models.DecimalField(**PAPER_MONEY, help_text="Quote.")
+    fee_currency = models.CharField(max_length=20)
+    is_maker = models.BooleanField()
+    traded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["traded_at", "id"]
+        indexes = [models.Index(fields=["account", "symbol", "traded_at"], name="paper_trade_cursor_idx")]
+
+    def __str__(self):
+        return f"paper fill {self.side} {self.amount} @ {self.price}"

@@ -122,6 +122,8 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "pipelabs_cache",
+            # Culling at Django's default 300 entries would drop live rate-limit counters.
+            "OPTIONS": {"MAX_ENTRIES": 20000},
         }
     }
 

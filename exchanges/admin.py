@@ -1,0 +1,79 @@
+from django import forms
+from django.contrib import admin, messages
+
+from exchanges.models import ExchangeAccount, ExchangeCredential
+from exchanges.services import save_credentials, test_credentials
+
+SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+
+
+class ExchangeAccountForm(forms.ModelForm):
+    """Credentials are typed here, encrypted on save, and never shown again (only a hint)."""
+
+    api_key = forms.CharField(required=False, widget=SECRET_WIDGET, help_text="Leave empty to keep the stored key.")
+    secret = forms.CharField(required=False, widget=SECRET_WIDGET)
+    memo = forms.CharField(required=False, widget=SECRET_WIDGET, label="Memo / uid", help_text="BitMart's memo.")
+    passphrase = forms.CharField(required=False, widget=SECRET_WIDGET)
+    test_after_save = forms.BooleanField(required=False, initial=True, label="Test the key after saving")
+
+    class Meta:
+        model = ExchangeAccount
+        fields = ("client", "exchange", "name", "wallet", "options")
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("api_key")) != bool(data.get("secret")):
+            raise forms.ValidationError("Enter both the API key and the secret, or neither.")
+        return data
+
+
+class CredentialInline(admin.StackedInline):
+    model = ExchangeCredential
+    extra = 0
+    max_num = 0  # credentials are entered through the account form, never edited raw
+    can_delete = True
+    fields = ("masked_key", "test_ok", "tested_at", "test_message", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description="API key")
+    def masked_key(self, credential):
+        return f"••••{credential.key_hint}" if credential.key_hint else "••••"
+
+
+@admin.register(ExchangeAccount)
+class ExchangeAccountAdmin(admin.ModelAdmin):
+    form = ExchangeAccountForm
+    list_display = ("__str__", "client", "exchange", "key", "key_status", "created_at")
+    list_filter = ("exchange",)
+    search_fields = ("name", "client__name")
+    list_select_related = ("client", "credential")
+    inlines = [CredentialInline]
+    actions = ["test_connection"]
+
+    @admin.display(description="Key")
+    def key(self, account):
+        credential = getattr(account, "credential", None)
+        return f"••••{credential.key_hint}" if credential else "—"
+
+    @admin.display(boolean=True, description="Key OK")
+    def key_status(self, account):
+        credential = getattr(account, "credential", None)
+        return credential.test_ok if credential else None
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        if data.get("api_key"):
+            save_credentials(
+                obj, api_key=data["api_key"], secret=data["secret"], memo=data.get("memo", ""),
+                passphrase=data.get("passphrase", ""), actor=request.user.get_username(),
+                test=data.get("test_after_save", False),
+            )
+            self.message_user(request, "Credentials encrypted and saved." + (
+                " The test result appears on the account once the exchange answers." if data.get("test_after_save") else ""))
+
+    @admin.action(description="Test connection (balance request)")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            ok, message = test_credentials(account)
+            self.message_user(request, f"{account}: {message}", messages.SUCCESS if ok else messages.ERROR)

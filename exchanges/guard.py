@@ -1,0 +1,191 @@
+"""GuardedConnector: what every connector the registry hands out is wrapped in.
+
+- a shared throttle (per account, and per exchange for this server's IP) before every call;
+- idempotent reads retry on RateLimited / ExchangeUnavailable (timeouts included) with
+  exponential backoff and full jitter, within a bounded number of attempts and a time budget;
+- create_order never retries blindly: after a retryable failure it asks the exchange for the
+  client order id first and returns that order if it exists, else it tries once more;
+- a timeout per call kind is handed to the wrapped connector through its ``timeout_s``;
+- every failure is logged with exchange, account id and our error code, never credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+
+from exchanges.connectors.base import Connector, OrderInfo, OrderRequest
+from exchanges.errors import ExchangeError, ExchangeUnavailable, OrderNotFound
+from exchanges.throttle import Throttle
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUTS_S = {
+    "load_markets": 10.0,
+    "fetch_balance": 15.0,
+    "fetch_ticker": 5.0,
+    "fetch_order_book": 5.0,
+    "create_order": 10.0,
+    "cancel_order": 10.0,
+    "fetch_open_orders": 10.0,
+    "fetch_order": 10.0,
+    "fetch_my_trades": 15.0,
+}
+ORDER_STATE_UNKNOWN = "The order may or may not have been placed; the exchange could not be asked."
+
+
+def timeouts_s() -> dict[str, float]:
+    return {**DEFAULT_TIMEOUTS_S, **getattr(settings, "EXCHANGE_TIMEOUTS_S", {})}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay_s: float = 0.25
+    max_delay_s: float = 4.0
+    budget_s: float = 20.0  # all attempts and waits of one call
+
+    def delay_s(self, attempt: int, error: ExchangeError) -> float:
+        """Full jitter over an exponential cap; a venue's own retry-after wins when longer."""
+        capped = min(self.max_delay_s, self.base_delay_s * (2**attempt))
+        delay = random.uniform(capped / 2, capped)
+        retry_after = error.fields.get("retry_after_s")
+        return max(delay, retry_after) if isinstance(retry_after, (int, float)) else delay
+
+
+class GuardedConnector(Connector):
+    """Throttles, retries and times out calls to ``inner``; same interface, same errors."""
+
+    def __init__(
+        self,
+        inner: Connector,
+        *,
+        account_id,
+        throttle: Throttle | None = None,
+        policy: RetryPolicy | None = None,
+        timeout_s: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.inner = inner
+        self.exchange_id = inner.exchange_id
+        self.account_id = account_id
+        self.throttle = throttle or Throttle()
+        self.policy = policy or RetryPolicy()
+        self.timeout_cap_s = timeout_s
+        self.sleep = sleep
+        self.clock = clock
+
+    def __repr__(self):
+        return f"<GuardedConnector {self.exchange_id} account={self.account_id}>"
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _prepare(self, kind: str, deadline: float) -> None:
+        self.throttle.acquire(self.exchange_id, self.account_id, max_wait_s=max(0.0, deadline - self.clock()))
+        timeout = timeouts_s().get(kind, 10.0)
+        if self.timeout_cap_s is not None:
+            timeout = min(timeout, self.timeout_cap_s)
+        if hasattr(self.inner, "timeout_s"):
+            self.inner.timeout_s = timeout
+
+    def _log(self, kind: str, error: ExchangeError, attempt: int) -> None:
+        logger.warning(
+            "%s %s failed for account %s: %s (attempt %d)",
+            self.exchange_id,
+            kind,
+            self.account_id,
+            error.code,
+            attempt,
+            extra={
+                "exchange": self.exchange_id,
+                "account_id": self.account_id,
+                "call": kind,
+                "error_code": error.code,
+                "exchange_code": error.exchange_code,
+                "attempt": attempt,
+            },
+        )
+
+    def _read(self, kind: str, call: Callable, *args, **kwargs):
+        deadline = self.clock() + self.policy.budget_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._prepare(kind, deadline)
+                return call(*args, **kwargs)
+            except ExchangeError as exc:
+                self._log(kind, exc, attempt)
+                if not exc.retryable or attempt >= self.policy.attempts:
+                    raise
+                delay = self.policy.delay_s(attempt - 1, exc)
+                if self.clock() + delay >= deadline:
+                    raise
+                self.sleep(delay)
+
+    # --- reads (retried) ----------------------------------------------------------------------
+    def load_markets(self):
+        return self._read("load_markets", self.inner.load_markets)
+
+    def fetch_balance(self):
+        return self._read("fetch_balance", self.inner.fetch_balance)
+
+    def fetch_ticker(self, symbol):
+        return self._read("fetch_ticker", self.inner.fetch_ticker, symbol)
+
+    def fetch_order_book(self, symbol, depth=20):
+        return self._read("fetch_order_book", self.inner.fetch_order_book, symbol, depth)
+
+    def fetch_open_orders(self, symbol):
+        return self._read("fetch_open_orders", self.inner.fetch_open_orders, symbol)
+
+    def fetch_order(self, symbol, exchange_order_id="", client_order_id=""):
+        return self._read("fetch_order", self.inner.fetch_order, symbol, exchange_order_id, client_order_id)
+
+    def fetch_my_trades(self, symbol, since: datetime | None = None, limit=500):
+        return self._read("fetch_my_trades", self.inner.fetch_my_trades, symbol, since, limit)
+
+    # --- writes (never blindly retried) ---------------------------------------------------------
+    def cancel_order(self, symbol, exchange_order_id):
+        """Cancelling twice is harmless (the second finds the order closed), so it retries like a read."""
+        return self._read("cancel_order", self.inner.cancel_order, symbol, exchange_order_id)
+
+    def create_order(self, request: OrderRequest) -> OrderInfo:
+        deadline = self.clock() + self.policy.budget_s
+        for attempt in (1, 2):
+            # A local throttle refusal comes before anything is sent, so it goes straight up.
+            self._prepare("create_order", deadline)
+            try:
+                return self.inner.create_order(request)
+            except ExchangeError as exc:
+                self._log("create_order", exc, attempt)
+                if not exc.retryable or not request.client_order_id:
+                    raise
+                placed = self._lookup(request)
+                if placed is not None:
+                    return placed
+                if attempt == 2:
+                    raise
+                self.sleep(min(self.policy.delay_s(0, exc), max(0.0, deadline - self.clock())))
+        raise AssertionError("unreachable")
+
+    def _lookup(self, request: OrderRequest) -> OrderInfo | None:
+        """The order the exchange holds under our client order id, or None if it has none."""
+        try:
+            return self._read("fetch_order", self.inner.fetch_order, request.symbol, "", request.client_order_id)
+        except OrderNotFound:
+            return None
+        except ExchangeError as exc:
+            raise ExchangeUnavailable(
+                ORDER_STATE_UNKNOWN, exchange=self.exchange_id, exchange_code=exc.exchange_code,
+                client_order_id=request.client_order_id,
+            ) from exc
+
+    def close(self):
+        self.inner.close()

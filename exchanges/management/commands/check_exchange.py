@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from exchanges.errors import ExchangeError
+from exchanges.models import ExchangeAccount
+from exchanges.registry import connector_for
+
+SHOWN_MARKETS = 10
+
+
+class Command(BaseCommand):
+    help = "Test an exchange account: load its markets and fetch its balance, printing the exchange's answer."
+
+    def add_arguments(self, parser):
+        parser.add_argument("account_id", type=int, help="ExchangeAccount id.")
+
+    def handle(self, *args, account_id, **options):
+        try:
+            account = ExchangeAccount.objects.get(pk=account_id)
+        except ExchangeAccount.DoesNotExist:
+            raise CommandError(f"No exchange account {account_id}.") from None
+        self.stdout.write(f"Account {account.pk}: {account} of {account.client}")
+        try:
+            connector = connector_for(account)
+            try:
+                markets = connector.load_markets()
+                names = ", ".join(sorted(markets)[:SHOWN_MARKETS])
+                more = " …" if len(markets) > SHOWN_MARKETS else ""
+                self.stdout.write(f"Markets: {len(markets)} ({names}{more})")
+                balances = connector.fetch_balance()
+            finally:
+                connector.close()
+        except ExchangeError as exc:
+            raise CommandError(f"{type(exc).__name__} ({exc.code}): {exc}") from None
+        held = [b for b in balances if b.total]
+        self.stdout.write(f"Balance: {len(held)} assets held")
+        for balance in held:
+            self.stdout.write(f"  {balance.asset}: available {balance.available}, locked {balance.locked}")
+        self.stdout.write(self.style.SUCCESS("OK"))

@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+
+from exchanges.services import rotate_keys
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored API credential and wallet private key under the first key of "
+        "ENCRYPTION_KEYS. Put the new key first (keep the old ones after it), run this, then "
+        "remove the old keys."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Check every secret decrypts; write nothing.")
+        parser.add_argument("--batch-size", type=int, default=200, help="Rows per transaction (default 200).")
+
+    def handle(self, *args, dry_run=False, batch_size=200, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+
+        keys = len(settings.ENCRYPTION_KEYS)
+        if keys < 2:
+            self.stdout.write(self.style.WARNING(
+                f"ENCRYPTION_KEYS holds {keys} key(s): secrets are re-encrypted under the same key. "
+                "To rotate, put the new key first and keep the old one after it."
+            ))
+
+        def progress(label, count):
+            self.stdout.write(f"  {label}: {count} {'checked' if dry_run else 'done'}")
+
+        verb = "would be re-encrypted" if dry_run else "re-encrypted"
+        try:
+            counts = rotate_keys(batch_size=batch_size, dry_run=dry_run, actor="manage.py rotate_keys", progress=progress)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(self.style.SUCCESS(f"{counts['credentials']} credentials and {counts['wallets']} wallet keys {verb}."))
+        if counts["failed"]:
+            raise CommandError(
+                f"{counts['failed']} rows could not be decrypted with any configured key and were left as they are: "
+                + ", ".join(counts["failed_ids"])
+            )

@@ -1,0 +1,91 @@
+"""The one place that turns an ExchangeAccount into a working, guarded connector.
+
+Credentials are decrypted here and nowhere else; connector modules are imported only when an
+account needs them, so one venue's missing dependency does not break the others.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from exchanges import crypto
+from exchanges.connectors.base import Connector, Credentials
+from exchanges.errors import AuthenticationFailed
+from exchanges.guard import DEFAULT_TIMEOUTS_S, GuardedConnector
+from exchanges.models import ExchangeAccount, ExchangeCredential
+
+NO_CREDENTIALS = "No API credentials are stored for this account; add them before using it."
+NO_WALLET_KEY = "This account has no signing wallet with a stored private key."
+UNREADABLE = "The stored credentials cannot be decrypted with the configured ENCRYPTION_KEYS."
+DEFAULT_SLIPPAGE_BPS = 50
+DEFAULT_PRIORITY_FEE_LAMPORTS = 10_000
+
+
+def credentials_for(account: ExchangeAccount) -> Credentials:
+    """The account's decrypted API credentials; AuthenticationFailed when there are none."""
+    try:
+        stored = ExchangeCredential.objects.get(account=account)
+    except ExchangeCredential.DoesNotExist:
+        raise AuthenticationFailed(NO_CREDENTIALS, exchange=account.exchange) from None
+    try:
+        return Credentials(
+            api_key=crypto.decrypt(stored.api_key_encrypted),
+            secret=crypto.decrypt(stored.secret_encrypted),
+            memo=crypto.decrypt(stored.memo_encrypted),
+            passphrase=crypto.decrypt(stored.passphrase_encrypted),
+        )
+    except crypto.DecryptionError:
+        raise AuthenticationFailed(UNREADABLE, exchange=account.exchange) from None
+
+
+def wallet_credentials_for(account: ExchangeAccount) -> Credentials:
+    wallet = account.wallet
+    if wallet is None or not wallet.private_key_encrypted:
+        raise AuthenticationFailed(NO_WALLET_KEY, exchange=account.exchange)
+    try:
+        return Credentials(private_key=crypto.decrypt(wallet.private_key_encrypted))
+    except crypto.DecryptionError:
+        raise AuthenticationFailed(UNREADABLE, exchange=account.exchange) from None
+
+
+def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = None) -> Connector:
+    """The venue's connector without the guard (the guard wraps this)."""
+    options = account.options or {}
+    exchange = account.exchange
+    if exchange == "paper":
+        from exchanges.connectors.paper import PaperConnector
+
+        return PaperConnector(account, timeout_s=timeout_s)
+    if exchange == "coinstore":
+        credentials = credentials_for(account)
+        from exchanges.connectors.coinstore import CoinstoreConnector
+
+        return CoinstoreConnector(
+            credentials,
+            base_url=options.get("api_url") or settings.COINSTORE_API_URL,
+            timeout_s=timeout_s,
+        )
+    if exchange == "jupiter":
+        credentials = wallet_credentials_for(account)
+        from exchanges.connectors.jupiter import JupiterConnector
+
+        return JupiterConnector(
+            credentials,
+            wallet_address=account.wallet.address,
+            rpc_url=options.get("rpc_url") or settings.SOLANA_RPC_URL,
+            jupiter_url=options.get("api_url") or settings.JUPITER_API_URL,
+            tokens=options.get("tokens", {}),
+            slippage_bps=int(options.get("slippage_bps", DEFAULT_SLIPPAGE_BPS)),
+            priority_fee_lamports=int(options.get("priority_fee_lamports", DEFAULT_PRIORITY_FEE_LAMPORTS)),
+            timeout_s=timeout_s,
+        )
+    credentials = credentials_for(account)
+    from exchanges.connectors.ccxt import CcxtConnector
+
+    return CcxtConnector(exchange, credentials, api_url=options.get("api_url"), timeout_s=timeout_s)
+
+
+def connector_for(account: ExchangeAccount, *, timeout_s: float | None = None) -> Connector:
+    """A guarded connector for the account. ``timeout_s`` caps every call's own timeout."""
+    inner_timeout = timeout_s if timeout_s is not None else max(DEFAULT_TIMEOUTS_S.values())
+    return GuardedConnector(raw_connector_for(account, timeout_s=inner_timeout), account_id=account.pk, timeout_s=timeout_s)

@@ -1,0 +1,243 @@
+"""What changes exchange state: credentials (save, test, rotate) and fetching many balances."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from django.core.exceptions import ValidationError
+from django.db import connections, transaction
+from django.utils import timezone
+
+from clients.models import Wallet
+from exchanges import crypto
+from exchanges.connectors.base import AssetBalance, Connector
+from exchanges.errors import ExchangeError, ExchangeTimeout
+from exchanges.models import ExchangeAccount, ExchangeCredential
+from exchanges.registry import connector_for
+from pipelabs.logging import register_secret, scrub
+
+logger = logging.getLogger(__name__)
+
+CREDENTIALS_REQUIRED = "Both the API key and the secret are required."
+TEST_OK = "OK: the exchange accepted the key ({count} assets)."
+BALANCE_DEADLINE = "No balance within {deadline_s} s."
+DEFAULT_CONCURRENCY = 4
+CREDENTIAL_FIELDS = ("api_key_encrypted", "secret_encrypted", "memo_encrypted", "passphrase_encrypted")
+
+
+# --- credentials ------------------------------------------------------------------------------
+def save_credentials(
+    account: ExchangeAccount,
+    *,
+    api_key: str,
+    secret: str,
+    memo: str = "",
+    passphrase: str = "",
+    actor: str = "system",
+    test: bool = False,
+) -> ExchangeCredential:
+    """Store the account's credentials encrypted (replacing any), audited; test them after commit.
+
+    Values are stripped (dashboards love a trailing space); an empty key or secret is a
+    ValidationError.
+    """
+    from bots.models import AuditEvent  # bots depends on exchanges, not the other way round
+
+    api_key, secret, memo, passphrase = (value.strip() for value in (api_key, secret, memo or "", passphrase or ""))
+    if not api_key or not secret:
+        raise ValidationError(CREDENTIALS_REQUIRED)
+    for value in (api_key, secret, memo, passphrase):
+        register_secret(value)
+    with transaction.atomic():
+        old = ExchangeCredential.objects.filter(account=account).first()
+        credential, created = ExchangeCredential.objects.update_or_create(
+            account=account,
+            defaults={
+                "api_key_encrypted": crypto.encrypt(api_key),
+                "secret_encrypted": crypto.encrypt(secret),
+                "memo_encrypted": crypto.encrypt(memo),
+                "passphrase_encrypted": crypto.encrypt(passphrase),
+                "key_hint": crypto.hint(api_key),
+                "tested_at": None,
+                "test_ok": None,
+                "test_message": "",
+            },
+        )
+        AuditEvent.objects.create(
+            actor=actor,
+            action="credentials_saved" if created else "credentials_replaced",
+            client_id=account.client_id,
+            target=str(account),
+            changes={"key_hint": {"old": old.key_hint if old else None, "new": credential.key_hint}},
+        )
+    if test:
+        transaction.on_commit(lambda: test_credentials(account))
+    return credential
+
+
+def test_credentials(account: ExchangeAccount) -> tuple[bool, str]:
+    """Ask the exchange for the account's balance; records and returns (ok, the exchange's answer)."""
+    try:
+        connector = connector_for(account)
+        try:
+            balances = connector.fetch_balance()
+        finally:
+            connector.close()
+        ok, message = True, TEST_OK.format(count=len(balances))
+    except ExchangeError as exc:
+        ok, message = False, scrub(str(exc))
+    ExchangeCredential.objects.filter(account=account).update(tested_at=timezone.now(), test_ok=ok, test_message=message)
+    return ok, message
+
+
+def rotate_keys(
+    *,
+    batch_size: int = 200,
+    dry_run: bool = False,
+    actor: str = "system",
+    progress: Callable[[str, int], None] | None = None,
+) -> dict:
+    """Re-encrypt every credential field and wallet private key under the first ENCRYPTION_KEYS key.
+
+    Rows are rewritten in batches, each in its own transaction. A row that no configured key
+    can decrypt is left as it is and counted in ``failed`` (its id in ``failed_ids``).
+    Returns counts: ``credentials``, ``wallets``, ``failed``, ``failed_ids``.
+    """
+    counts = {"credentials": 0, "wallets": 0, "failed": 0, "failed_ids": []}
+    jobs = (
+        ("credentials", ExchangeCredential, CREDENTIAL_FIELDS, ExchangeCredential.objects.all()),
+        ("wallets", Wallet, ("private_key_encrypted",), Wallet.objects.exclude(private_key_encrypted="")),
+    )
+    for label, model, fields, queryset in jobs:
+        last_pk = 0
+        while True:
+            batch = list(queryset.filter(pk__gt=last_pk).order_by("pk").only("pk", *fields)[:batch_size])
+            if not batch:
+                break
+            last_pk = batch[-1].pk
+            changed = []
+            for row in batch:
+                try:
+                    for name in fields:
+                        setattr(row, name, crypto.rotate(getattr(row, name)))
+                except crypto.DecryptionError:
+                    counts["failed"] += 1
+                    counts["failed_ids"].append(f"{label}:{row.pk}")
+                    continue
+                changed.append(row)
+            if changed and not dry_run:
+                with transaction.atomic():
+                    model.objects.bulk_update(changed, fields)
+            counts[label] += len(changed)
+            if progress:
+                progress(label, counts[label])
+    if not dry_run:
+        from bots.models import AuditEvent
+
+        AuditEvent.objects.create(
+            actor=actor, action="keys_rotated", target="encryption keys",
+            changes={k: counts[k] for k in ("credentials", "wallets", "failed")},
+        )
+    return counts
+
+
+# --- balances of many accounts ---------------------------------------------------------------
+def fetch_balances(
+    accounts: Iterable[ExchangeAccount],
+    *,
+    per_exchange_concurrency: dict | None = None,
+    deadline_s: float = 30.0,
+    connector_factory: Callable[[ExchangeAccount], Connector] = connector_for,
+    on_result: Callable[[int, list[AssetBalance] | ExchangeError], None] | None = None,
+) -> dict[int, list[AssetBalance] | ExchangeError]:
+    """Every account's balances, fetched concurrently; each value is the list or the error.
+
+    ``on_result(account_id, value)`` is called in the calling thread as each answer arrives,
+    so a caller can store the quick venues' balances while a slow one is still pending.
+
+    At most ``per_exchange_concurrency[exchange]`` (default 4, ``"default"`` key for the rest)
+    calls run at once per exchange, so one venue's slowness never takes the others' threads.
+    Accounts without an answer by ``deadline_s`` get ExchangeTimeout; the call returns then,
+    leaving any hung call to finish (bounded by its own timeout) in the background.
+    """
+    accounts = list(accounts)
+    caps = per_exchange_concurrency or {}
+    results: dict[int, list[AssetBalance] | ExchangeError] = {}
+
+    def record(account_id: int, value) -> None:
+        results[account_id] = value
+        if on_result is not None:
+            on_result(account_id, value)
+
+    queues: dict[str, deque] = defaultdict(deque)
+    for account in accounts:
+        try:
+            # built here: reading and decrypting credentials touches the database
+            connector = connector_factory(account)
+        except ExchangeError as exc:
+            record(account.pk, exc)
+            continue
+        queues[account.exchange].append((account, connector))
+    if not queues:
+        return results
+
+    def cap(exchange: str) -> int:
+        return max(1, int(caps.get(exchange, caps.get("default", DEFAULT_CONCURRENCY))))
+
+    workers = sum(min(cap(exchange), len(queue)) for exchange, queue in queues.items())
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="balances")
+    # Only this thread submits and collects, so no lock: a slot freed by one answer goes to
+    # the next queued account of the same exchange.
+    running: dict[Future, tuple[str, ExchangeAccount]] = {}
+
+    def submit_next(exchange: str) -> None:
+        if queues[exchange]:
+            account, connector = queues[exchange].popleft()
+            running[pool.submit(_fetch_one, connector)] = (exchange, account)
+
+    for exchange, queue in list(queues.items()):
+        for _ in range(min(cap(exchange), len(queue))):
+            submit_next(exchange)
+    end = time.monotonic() + deadline_s
+    try:
+        while True:
+            pending = list(running)
+            if not pending:
+                break
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                exchange, account = running.pop(future)
+                submit_next(exchange)
+                try:
+                    value = future.result()
+                except ExchangeError as exc:
+                    value = exc
+                except Exception as exc:  # a connector bug must not lose the other accounts
+                    logger.exception("balance fetch crashed", extra={"exchange": exchange, "account_id": account.pk})
+                    value = ExchangeError(type(exc).__name__, exchange=exchange)
+                record(account.pk, value)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    for account in accounts:
+        if account.pk not in results:
+            record(account.pk, ExchangeTimeout(BALANCE_DEADLINE.format(deadline_s=deadline_s), exchange=account.exchange))
+            logger.warning(
+                "balance fetch missed the deadline",
+                extra={"exchange": account.exchange, "account_id": account.pk, "error_code": ExchangeTimeout.code},
+            )
+    return results
+
+
+def _fetch_one(connector: Connector) -> list[AssetBalance]:
+    try:
+        return connector.fetch_balance()
+    finally:
+        connector.close()
+        connections.close_all()  # this worker thread's own connections only

@@ -1,0 +1,182 @@
+"""API credentials are encrypted at rest, tested after commit, and never leak into logs,
+dumps or exception messages."""
+
+import io
+import json
+import logging
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection
+
+from bots.models import AuditEvent
+from exchanges.errors import AuthenticationFailed, ExchangeError
+from exchanges.models import ExchangeCredential
+from exchanges.registry import NO_CREDENTIALS, UNREADABLE, connector_for, credentials_for
+from exchanges import services
+from exchanges.services import save_credentials
+from pipelabs.logging import ContextFilter, PipelabsJsonFormatter, ScrubFilter
+from tests.factories import ExchangeAccountFactory
+
+pytestmark = pytest.mark.django_db
+API_KEY = "ak-live-7f3c9e21b04d4a5f"
+SECRET = "sk-live-0d9b8c7a6f5e4d3c2b1a"
+MEMO = "memo-launchpad-42"
+
+
+@pytest.fixture
+def key(settings):
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    return settings.ENCRYPTION_KEYS[0]
+
+
+@pytest.fixture
+def all_logs(caplog):
+    """Everything logged, both as caplog records and as the JSON lines production writes."""
+    stream = io.StringIO()
+    json_handler = logging.StreamHandler(stream)
+    json_handler.setFormatter(PipelabsJsonFormatter("%(message)s"))
+    json_handler.addFilter(ContextFilter())
+    json_handler.addFilter(ScrubFilter())
+    loggers = [logging.getLogger(name) for name in ("", "exchanges", "bots", "pipelabs")]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(caplog.handler)
+        lg.addHandler(json_handler)
+        lg.setLevel(logging.DEBUG)
+    yield lambda: caplog.text + "\n".join(r.getMessage() for r in caplog.records) + stream.getvalue()
+    for lg, level in saved:
+        lg.removeHandler(caplog.handler)
+        lg.removeHandler(json_handler)
+        lg.setLevel(level)
+
+
+def raw_credential_row(account_id):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM exchanges_exchangecredential WHERE account_id = %s", [account_id])
+        return " ".join(str(value) for value in cursor.fetchone())
+
+
+def test_saved_credentials_are_encrypted_in_the_database_row(key):
+    account = ExchangeAccountFactory(exchange="bitmart")
+
+    credential = save_credentials(account, api_key=API_KEY, secret=SECRET, memo=MEMO)
+
+    row = raw_credential_row(account.pk)
+    for plaintext in (API_KEY, SECRET, MEMO):
+        assert plaintext not in row
+    assert credential.key_hint == API_KEY[-4:]
+    assert credentials_for(account).secret == SECRET
+    assert credentials_for(account).memo == MEMO
+
+
+def test_dumpdata_never_contains_a_secret(key):
+    account = ExchangeAccountFactory(exchange="bitmart")
+    save_credentials(account, api_key=API_KEY, secret=SECRET, memo=MEMO)
+    out = io.StringIO()
+
+    call_command("dumpdata", "exchanges", "bots", stdout=out)
+
+    dump = out.getvalue()
+    assert "exchanges.exchangecredential" in dump
+    for plaintext in (API_KEY, SECRET, MEMO):
+        assert plaintext not in dump
+
+
+def test_saving_is_audited_with_the_hint_only(key):
+    account = ExchangeAccountFactory(exchange="bitmart")
+    save_credentials(account, api_key=API_KEY, secret=SECRET, actor="ops@pipelabs")
+    save_credentials(account, api_key="ak-second-key-0000aaaa", secret=SECRET, actor="ops@pipelabs")
+
+    events = list(AuditEvent.objects.filter(client=account.client).order_by("id"))
+
+    assert [e.action for e in events] == ["credentials_saved", "credentials_replaced"]
+    assert events[1].changes == {"key_hint": {"old": API_KEY[-4:], "new": "aaaa"}}
+    assert SECRET not in json.dumps([e.changes for e in events])
+    assert ExchangeCredential.objects.filter(account=account).count() == 1
+
+
+def test_save_with_test_asks_the_exchange_after_commit(key, django_capture_on_commit_callbacks):
+    account = ExchangeAccountFactory(exchange="paper")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        save_credentials(account, api_key=API_KEY, secret=SECRET, test=True)
+    assert ExchangeCredential.objects.get(account=account).tested_at is None  # nothing asked yet
+    for callback in callbacks:
+        callback()
+
+    credential = ExchangeCredential.objects.get(account=account)
+    assert credential.test_ok is True and credential.tested_at is not None
+    assert credential.test_message.startswith("OK")
+
+
+def test_failed_test_records_the_exchanges_own_answer(key):
+    account = ExchangeAccountFactory(exchange="paper", options={"paper": {"markets": {"NOSLASH": {}}}})
+    save_credentials(account, api_key=API_KEY, secret=SECRET)
+
+    ok, message = services.test_credentials(account)
+
+    assert ok is False
+    assert "NOSLASH" in message and "not BASE/QUOTE" in message
+    assert ExchangeCredential.objects.get(account=account).test_message == message
+
+
+def test_missing_credentials_are_a_readable_authentication_error():
+    account = ExchangeAccountFactory(exchange="bitmart")
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        connector_for(account)
+
+    assert caught.value.message == NO_CREDENTIALS
+
+
+def test_credentials_under_an_unknown_key_are_a_readable_error_without_the_token(settings, key):
+    account = ExchangeAccountFactory(exchange="bitmart")
+    save_credentials(account, api_key=API_KEY, secret=SECRET)
+    token = ExchangeCredential.objects.get(account=account).secret_encrypted
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        connector_for(account)
+
+    assert caught.value.message == UNREADABLE
+    assert token not in str(caught.value) and SECRET not in repr(caught.value)
+
+
+def test_secrets_never_reach_logs_or_error_messages(key, all_logs):
+    account = ExchangeAccountFactory(exchange="paper", options={"paper": {"markets": {"NOSLASH": {}}}})
+    save_credentials(account, api_key=API_KEY, secret=SECRET, memo=MEMO)
+    credentials = credentials_for(account)
+    logging.getLogger("exchanges.test").warning("venue answered: %s", f"bad signature for {SECRET}")
+    ok, message = services.test_credentials(account)
+    call_command("rotate_keys", stdout=io.StringIO())
+    errors = []
+    try:
+        connector_for(account).load_markets()
+    except ExchangeError as exc:
+        errors.append(f"{exc} {exc!r} {exc.fields}")
+
+    logged = all_logs()
+    assert "venue answered" in logged and errors
+    json_lines = logged.split("\n")
+    assert any("venue answered: bad signature for ***" in line for line in json_lines)  # the JSON handler masks
+    text = "\n".join(line for line in json_lines if "venue answered" not in line)  # our own lines, unmasked
+    for plaintext in (API_KEY, SECRET, MEMO):
+        assert plaintext not in text
+        assert plaintext not in message
+        assert plaintext not in " ".join(errors)
+        assert plaintext not in repr(credentials)
+
+
+def test_credentials_are_stripped_and_both_parts_required(key):
+    from django.core.exceptions import ValidationError
+
+    account = ExchangeAccountFactory(exchange="bitmart")
+    with pytest.raises(ValidationError):
+        save_credentials(account, api_key="  ", secret=SECRET)
+    assert not ExchangeCredential.objects.filter(account=account).exists()
+
+    save_credentials(account, api_key=f" {API_KEY}\n", secret=f"{SECRET} ")
+
+    assert (credentials_for(account).api_key, credentials_for(account).secret) == (API_KEY, SECRET)
