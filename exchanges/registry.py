@@ -19,6 +19,7 @@ NO_WALLET_KEY = "This account has no signing wallet with a stored private key."
 UNREADABLE = "The stored credentials cannot be decrypted with the configured ENCRYPTION_KEYS."
 DEFAULT_SLIPPAGE_BPS = 50
 DEFAULT_PRIORITY_FEE_LAMPORTS = 10_000
+DEFAULT_CONFIRM_TIMEOUT_S = 30
 
 
 def credentials_for(account: ExchangeAccount) -> Credentials:
@@ -78,6 +79,8 @@ def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = Non
             slippage_bps=int(options.get("slippage_bps", DEFAULT_SLIPPAGE_BPS)),
             priority_fee_lamports=int(options.get("priority_fee_lamports", DEFAULT_PRIORITY_FEE_LAMPORTS)),
             timeout_s=timeout_s,
+            # A swap is only done when confirmed: a bot tick waits this long at most.
+            confirm_timeout_s=int(options.get("confirm_timeout_s", DEFAULT_CONFIRM_TIMEOUT_S)),
         )
     credentials = credentials_for(account)
     from exchanges.connectors.ccxt import CcxtConnector

@@ -62,7 +62,6 @@ class CcxtConnector(Connector):
     def __init__(self, exchange_id: str, credentials: Credentials, *, api_url: str | None = None, timeout_s: float = 10.0):
         self.exchange_id = exchange_id
         self.api_url = api_url or ""
-        self.timeout_s = timeout_s
         self._secrets = tuple(
             v for v in (credentials.api_key, credentials.secret, credentials.memo, credentials.passphrase) if v
         )
@@ -84,6 +83,15 @@ class CcxtConnector(Connector):
 
     def __repr__(self):
         return f"CcxtConnector({self.exchange_id!r}, api_url={self.api_url!r})"
+
+    @property
+    def timeout_s(self) -> float:
+        return self._exchange.timeout / 1000
+
+    @timeout_s.setter
+    def timeout_s(self, value: float) -> None:
+        # The guard sets a budget per call kind (markets 10 s, balances 15 s, ...) before each call.
+        self._exchange.timeout = int(value * 1000)
 
     # --- markets ------------------------------------------------------------------------------
     def load_markets(self) -> dict[str, Market]:

@@ -71,6 +71,15 @@ class CoinstoreConnector(Connector):
     def __repr__(self):
         return f"CoinstoreConnector(base_url={self._http.base_url!r})"
 
+    @property
+    def timeout_s(self) -> float:
+        return self._http.timeout[1]
+
+    @timeout_s.setter
+    def timeout_s(self, value: float) -> None:
+        # The guard sets a budget per call kind (markets 10 s, balances 15 s, ...) before each call.
+        self._http.timeout = (value, value)
+
     def close(self) -> None:
         self._http.close()
 
