@@ -15,7 +15,7 @@ from exchanges.guard import DEFAULT_TIMEOUTS_S, GuardedConnector
 from exchanges.models import ExchangeAccount, ExchangeCredential
 
 NO_CREDENTIALS = "No API credentials are stored for this account; add them before using it."
-NO_WALLET_KEY = "This account has no signing wallet with a stored private key."
+NO_WALLET = "This DEX account has no wallet."
 UNREADABLE = "The stored credentials cannot be decrypted with the configured ENCRYPTION_KEYS."
 DEFAULT_SLIPPAGE_BPS = 50
 DEFAULT_PRIORITY_FEE_LAMPORTS = 10_000
@@ -41,8 +41,10 @@ def credentials_for(account: ExchangeAccount) -> Credentials:
 
 def wallet_credentials_for(account: ExchangeAccount) -> Credentials:
     wallet = account.wallet
-    if wallet is None or not wallet.private_key_encrypted:
-        raise AuthenticationFailed(NO_WALLET_KEY, exchange=account.exchange)
+    if wallet is None:
+        raise AuthenticationFailed(NO_WALLET, exchange=account.exchange)
+    if not wallet.private_key_encrypted:
+        return Credentials()  # balances are public: read-only until a key is stored
     try:
         return Credentials(private_key=crypto.decrypt(wallet.private_key_encrypted))
     except crypto.DecryptionError:

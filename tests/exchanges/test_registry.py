@@ -15,7 +15,7 @@ from exchanges.connectors.base import AssetBalance, Connector
 from exchanges.connectors.paper import PaperConnector
 from exchanges.errors import AuthenticationFailed, ExchangeTimeout, RateLimited
 from exchanges.guard import GuardedConnector
-from exchanges.registry import NO_WALLET_KEY, connector_for
+from exchanges.registry import NO_WALLET, connector_for
 from exchanges.services import fetch_balances, save_credentials
 from tests.factories import ExchangeAccountFactory, WalletFactory
 
@@ -61,13 +61,29 @@ def test_coinstore_account_gets_the_native_connector(key):
 
 
 @pytest.mark.django_db
-def test_jupiter_account_without_a_wallet_key_is_a_readable_error():
-    account = ExchangeAccountFactory(exchange="jupiter", wallet=WalletFactory())
+def test_jupiter_account_without_a_wallet_is_a_readable_error():
+    account = ExchangeAccountFactory(exchange="jupiter", wallet=None)
 
     with pytest.raises(AuthenticationFailed) as caught:
         connector_for(account)
 
-    assert caught.value.message == NO_WALLET_KEY
+    assert caught.value.message == NO_WALLET
+
+
+@pytest.mark.django_db
+def test_jupiter_wallet_without_a_key_is_read_only():
+    from solders.keypair import Keypair
+
+    from exchanges.connectors.base import OrderRequest
+    from exchanges.connectors.jupiter.connector import NO_SIGNING_KEY
+
+    wallet = WalletFactory(chain="solana", address=str(Keypair().pubkey()))
+    account = ExchangeAccountFactory(exchange="jupiter", wallet=wallet, client=wallet.client)
+    connector = connector_for(account)
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        connector.inner.create_order(OrderRequest("SOL/USDC", "sell", "market", Decimal("1"), "c-1"))
+    assert NO_SIGNING_KEY in str(caught.value)
 
 
 @pytest.mark.django_db
