@@ -25,6 +25,7 @@ DEFAULT_CONFIRM_TIMEOUT_S = 30
 def credentials_for(account: ExchangeAccount) -> Credentials:
     """The account's decrypted API credentials; AuthenticationFailed when there are none."""
     try:
+        # Always read fresh: an instance's cached relation may hold a rotated or replaced key.
         stored = ExchangeCredential.objects.get(account=account)
     except ExchangeCredential.DoesNotExist:
         raise AuthenticationFailed(NO_CREDENTIALS, exchange=account.exchange) from None

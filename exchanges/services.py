@@ -175,29 +175,30 @@ def fetch_balances(
 
     queues: dict[str, deque] = defaultdict(deque)
     for account in accounts:
-        try:
-            # built here: reading and decrypting credentials touches the database
-            connector = connector_factory(account)
-        except ExchangeError as exc:
-            record(account.pk, exc)
-            continue
-        queues[account.exchange].append((account, connector))
-    if not queues:
-        return results
+        queues[account.exchange].append(account)
 
     def cap(exchange: str) -> int:
         return max(1, int(caps.get(exchange, caps.get("default", DEFAULT_CONCURRENCY))))
 
     workers = sum(min(cap(exchange), len(queue)) for exchange, queue in queues.items())
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="balances")
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="balances")
     # Only this thread submits and collects, so no lock: a slot freed by one answer goes to
     # the next queued account of the same exchange.
     running: dict[Future, tuple[str, ExchangeAccount]] = {}
 
     def submit_next(exchange: str) -> None:
-        if queues[exchange]:
-            account, connector = queues[exchange].popleft()
+        # Connectors are built here, just before their call: building touches the database
+        # (credentials), which stays in this thread, and builds overlap the calls in flight
+        # instead of all 1,000 being built before the first request leaves.
+        while queues[exchange]:
+            account = queues[exchange].popleft()
+            try:
+                connector = connector_factory(account)
+            except ExchangeError as exc:
+                record(account.pk, exc)
+                continue
             running[pool.submit(_fetch_one, connector)] = (exchange, account)
+            return
 
     for exchange, queue in list(queues.items()):
         for _ in range(min(cap(exchange), len(queue))):

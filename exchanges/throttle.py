@@ -27,9 +27,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RATE_LIMITS = {
     "default": {"account": "10/s", "ip": "20/s"},
-    # BitMart spot: about 12 requests per 2 s per key for most private endpoints.
-    "bitmart": {"account": "6/s", "ip": "15/s"},
-    "coinstore": {"account": "8/s", "ip": "20/s"},
+    # BitMart: 12 requests per 2 s per key on most private endpoints; 150 per 5 s per IP
+    # (ccxt's figure). Kept at ~80% so other tools on the same key have room.
+    "bitmart": {"account": "5/s", "ip": "25/s"},
+    # Coinstore's docs: 120 requests per 3 s per user, 300 per 3 s per IP.
+    "coinstore": {"account": "30/s", "ip": "80/s"},
+    # Solana's public RPC allows 100 requests per 10 s per IP; a private RPC allows far more
+    # (raise it with EXCHANGE_RATE_LIMITS).
     "jupiter": {"account": "5/s", "ip": "10/s"},
     # The paper exchange is our own database: no venue to protect, so no budget.
     "paper": {"account": None, "ip": None},

@@ -206,6 +206,9 @@ EGRESS_IP_URL = env.str("EGRESS_IP_URL", default="https://api.ipify.org?format=j
 EGRESS_IP_TIMEOUT_S = env.float("EGRESS_IP_TIMEOUT_S", default=5.0)
 
 # --- exchanges -------------------------------------------------------------------------------
+# Per-venue request budgets over the defaults in exchanges/throttle.py, as JSON, e.g.
+# {"jupiter": {"ip": "50/s"}, "bitmart": {"account": "4/s"}}.
+EXCHANGE_RATE_LIMITS = env.json("EXCHANGE_RATE_LIMITS", default={})
 COINSTORE_API_URL = env.str("COINSTORE_API_URL", default="https://api.coinstore.com/api")
 SOLANA_RPC_URL = env.str("SOLANA_RPC_URL", default="https://api.mainnet-beta.solana.com")
 JUPITER_API_URL = env.str("JUPITER_API_URL", default="https://lite-api.jup.ag/swap/v1")

@@ -305,7 +305,7 @@ def test_settings_override_one_venue_and_keep_the_built_in_rest(settings):
 
     settings.EXCHANGE_RATE_LIMITS = {"default": {"account": "1/s"}, "bitmart": {"ip": "50/m"}}
 
-    assert rates_for("bitmart") == {"account": Rate(6, 1), "ip": Rate(50, 60)}
+    assert rates_for("bitmart") == {"account": Rate(5, 1), "ip": Rate(50, 60)}
     assert rates_for("kraken") == {"account": Rate(1, 1), "ip": Rate(20, 1)}
     assert rates_for("paper") == {"account": None, "ip": None}  # our own database, no venue to protect
 

@@ -80,6 +80,7 @@ class FakeSolanaRpc:
         self.fault: str | None = None
         self.fault_methods: set[str] | None = None
         self.hang_s = 5.0
+        self.delay_s = 0.0  # every answer waits this long (latency benchmarks)
         self.never_confirm = False
         self.omit_token_amount = False  # getTokenAccountsByOwner without tokenAmount (a lean parser)
         self.skip_preflight = False  # land failing transactions (fee paid, err set) instead of refusing
@@ -197,6 +198,8 @@ class FakeSolanaRpc:
         method, params, request_id = request.get("method", ""), request.get("params") or [], request.get("id")
         with self.lock:
             self.calls.append((method, params))
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if self.fault and (self.fault_methods is None or method in self.fault_methods):
             return self._fault(handler)
         answer = getattr(self, f"_rpc_{method}", None)

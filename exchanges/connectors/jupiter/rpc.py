@@ -5,13 +5,16 @@ Error messages never carry the RPC URL: hosted endpoints put their API key in it
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpx
 from solana.exceptions import SolanaRpcException
 from solana.rpc.api import Client
 from solana.rpc.commitment import Confirmed
 from solana.rpc.core import RPCException, RPCNoResultException
+from solana.rpc.providers.http import HTTPProvider
 from solana.rpc.types import TokenAccountOpts, TxOpts
 from solders.errors import SerdeJSONError
 from solders.pubkey import Pubkey
@@ -45,11 +48,32 @@ class TokenHolding:
     decimals: int
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~20 ms; solana-py would do it for every client (every
+    # connector), which made a 1,000-account balance refresh spend 7 s here. One per process.
+    return httpx.create_ssl_context()
+
+
+class _SharedTlsProvider(HTTPProvider):
+    """solana-py's HTTP provider, with its httpx session built on the process's TLS context."""
+
+    def __init__(self, endpoint: str, timeout_s: float):
+        super(HTTPProvider, self).__init__(endpoint, None)
+        self.session = httpx.Client(timeout=timeout_s, verify=_tls_context())
+
+
+class _Client(Client):
+    def __init__(self, endpoint: str, timeout_s: float):
+        super(Client, self).__init__(Confirmed)
+        self._provider = _SharedTlsProvider(endpoint, timeout_s)
+
+
 class SolanaRpc:
     """The few RPC calls the Jupiter connector makes, each bounded by ``timeout_s``."""
 
     def __init__(self, url: str, timeout_s: float):
-        self._client = Client(url, commitment=Confirmed, timeout=timeout_s)
+        self._client = _Client(url, timeout_s)
         self.timeout_s = timeout_s
 
     @property
