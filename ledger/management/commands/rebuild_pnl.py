@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger.management.commands._args import add_bot_arguments, selected_bots
+from ledger.services import rebuild_pnl
+
+
+class Command(BaseCommand):
+    help = "Recompute bots' FIFO P&L and rollups from all their trades and report any difference."
+
+    def add_arguments(self, parser):
+        add_bot_arguments(parser)
+
+    def handle(self, *args, **options):
+        differing = 0
+        for bot in selected_bots(options):
+            result = rebuild_pnl(bot)
+            after = result.after
+            summary = f"bot {bot.pk}: {after['trade_count']} trades, realized {after['realized']}, position {after['position']}"
+            if not result.differences:
+                self.stdout.write(self.style.SUCCESS(f"{summary}: same as the incremental figures"))
+                continue
+            differing += 1
+            self.stdout.write(self.style.WARNING(f"{summary}: DIFFERED from the incremental figures:"))
+            for name, (before, now) in sorted(result.differences.items()):
+                if name == "rollups":
+                    changed = sorted({*before, *now} - {k for k in before if before.get(k) == now.get(k)})
+                    self.stdout.write(f"  rollups: {len(changed)} bucket(s) differ, e.g. {changed[:3]}")
+                else:
+                    self.stdout.write(f"  {name}: {before} -> {now}")
+        if differing:
+            raise CommandError(f"{differing} bot(s) had incremental figures that differed; they are rebuilt now.")

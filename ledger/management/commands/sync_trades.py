@@ -1,0 +1,36 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from exchanges.errors import ExchangeError
+from ledger.management.commands._args import add_bot_arguments, parse_moment, selected_bots
+from ledger.services import sync_trades
+
+
+class Command(BaseCommand):
+    help = "Backfill or re-sync bots' own fills from their exchange over a date range (idempotent)."
+
+    def add_arguments(self, parser):
+        add_bot_arguments(parser)
+        parser.add_argument("--since", help="From this date (YYYY-MM-DD, UTC) or ISO time; default: the bot's cursor.")
+        parser.add_argument("--until", help="Up to this date (inclusive) or ISO time; default: now.")
+
+    def handle(self, *args, **options):
+        since = parse_moment(options["since"])
+        until = parse_moment(options["until"], end_of_day=True)
+        if since and until and since > until:
+            raise CommandError("--since is after --until.")
+        failed = 0
+        for bot in selected_bots(options):
+            label = f"bot {bot.pk} ({bot.name}, {bot.account.exchange} {bot.symbol})"
+
+            def progress(result, label=label):
+                self.stdout.write(f"  {label}: page {result.pages}, {result.fetched} fetched, {result.new} new")
+
+            try:
+                result = sync_trades(bot, since=since, until=until, progress=progress)
+            except ExchangeError as exc:
+                failed += 1
+                self.stderr.write(f"{label}: exchange error {exc.code}: {exc}")
+                continue
+            self.stdout.write(self.style.SUCCESS(f"{label}: {result.new} new of {result.fetched} fetched"))
+        if failed:
+            raise CommandError(f"{failed} bot(s) failed; see above.")

@@ -1,0 +1,48 @@
+"""django-q2 entry points for the ledger: thin, safe to run twice, and raising on failure."""
+
+import logging
+
+from bots.models import Bot
+from ledger import services
+
+logger = logging.getLogger(__name__)
+
+BALANCES_FAILED = "Balance refresh failed for accounts {ids}; their last good snapshots are kept and marked stale."
+PRICES_FAILED = "Price refresh failed for {count} symbols: {symbols}"
+
+
+def refresh_balances_task(account_ids=None) -> list[int]:
+    """Refresh balance snapshots (default: every account a bot uses); raise if any account failed."""
+    result = services.refresh_balances(account_ids)
+    if result.failed:
+        raise RuntimeError(BALANCES_FAILED.format(ids=sorted(result.failed)))
+    return result.refreshed
+
+
+def sync_trades_task(bot_id: int) -> int:
+    """Fetch and ingest the bot's new fills; returns how many were new."""
+    bot = Bot.objects.select_related("account").get(pk=bot_id)
+    return services.sync_trades(bot).new
+
+
+def sync_all_trades_task() -> int:
+    """Sync every running bot's fills, one after another; raise at the end if any failed."""
+    failed, new = [], 0
+    for bot in Bot.objects.select_related("account").filter(status=Bot.Status.RUNNING).order_by("pk"):
+        try:
+            new += services.sync_trades(bot).new
+        except Exception:  # noqa: BLE001  one bot's exchange failing must not starve the others
+            logger.exception("trade sync failed", extra={"bot_id": bot.pk})
+            failed.append(bot.pk)
+    if failed:
+        raise RuntimeError(f"Trade sync failed for bots {failed}.")
+    return new
+
+
+def refresh_prices_task(bot_ids=None) -> int:
+    """Refresh the stored prices every bot needs; raise if any symbol failed."""
+    result = services.refresh_prices(bot_ids)
+    if result.failed:
+        symbols = ", ".join(f"{exchange} {symbol}" for exchange, symbol in sorted(result.failed))
+        raise RuntimeError(PRICES_FAILED.format(count=len(result.failed), symbols=symbols))
+    return len(result.stored)
