@@ -22,13 +22,17 @@ DEFAULT_PRIORITY_FEE_LAMPORTS = 10_000
 DEFAULT_CONFIRM_TIMEOUT_S = 30
 
 
-def credentials_for(account: ExchangeAccount) -> Credentials:
-    """The account's decrypted API credentials; AuthenticationFailed when there are none."""
-    try:
-        # Always read fresh: an instance's cached relation may hold a rotated or replaced key.
-        stored = ExchangeCredential.objects.get(account=account)
-    except ExchangeCredential.DoesNotExist:
-        raise AuthenticationFailed(NO_CREDENTIALS, exchange=account.exchange) from None
+def credentials_for(account: ExchangeAccount, stored: ExchangeCredential | None = None) -> Credentials:
+    """The account's decrypted API credentials; AuthenticationFailed when there are none.
+
+    ``stored`` is the credential row when the caller loaded many at once; otherwise it is read
+    fresh (an instance's cached relation may hold a rotated or replaced key).
+    """
+    if stored is None:
+        try:
+            stored = ExchangeCredential.objects.get(account=account)
+        except ExchangeCredential.DoesNotExist:
+            raise AuthenticationFailed(NO_CREDENTIALS, exchange=account.exchange) from None
     try:
         return Credentials(
             api_key=crypto.decrypt(stored.api_key_encrypted),
@@ -52,7 +56,8 @@ def wallet_credentials_for(account: ExchangeAccount) -> Credentials:
         raise AuthenticationFailed(UNREADABLE, exchange=account.exchange) from None
 
 
-def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = None) -> Connector:
+def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = None,
+                      credential: ExchangeCredential | None = None) -> Connector:
     """The venue's connector without the guard (the guard wraps this)."""
     options = account.options or {}
     exchange = account.exchange
@@ -61,7 +66,7 @@ def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = Non
 
         return PaperConnector(account, timeout_s=timeout_s)
     if exchange == "coinstore":
-        credentials = credentials_for(account)
+        credentials = credentials_for(account, credential)
         from exchanges.connectors.coinstore import CoinstoreConnector
 
         return CoinstoreConnector(
@@ -85,13 +90,15 @@ def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = Non
             # A swap is only done when confirmed: a bot tick waits this long at most.
             confirm_timeout_s=int(options.get("confirm_timeout_s", DEFAULT_CONFIRM_TIMEOUT_S)),
         )
-    credentials = credentials_for(account)
+    credentials = credentials_for(account, credential)
     from exchanges.connectors.ccxt import CcxtConnector
 
     return CcxtConnector(exchange, credentials, api_url=options.get("api_url"), timeout_s=timeout_s)
 
 
-def connector_for(account: ExchangeAccount, *, timeout_s: float | None = None) -> Connector:
+def connector_for(account: ExchangeAccount, *, timeout_s: float | None = None,
+                  credential: ExchangeCredential | None = None) -> Connector:
     """A guarded connector for the account. ``timeout_s`` caps every call's own timeout."""
     inner_timeout = timeout_s if timeout_s is not None else max(DEFAULT_TIMEOUTS_S.values())
-    return GuardedConnector(raw_connector_for(account, timeout_s=inner_timeout), account_id=account.pk, timeout_s=timeout_s)
+    inner = raw_connector_for(account, timeout_s=inner_timeout, credential=credential)
+    return GuardedConnector(inner, account_id=account.pk, timeout_s=timeout_s)

@@ -151,7 +151,7 @@ def fetch_balances(
     *,
     per_exchange_concurrency: dict | None = None,
     deadline_s: float = 30.0,
-    connector_factory: Callable[[ExchangeAccount], Connector] = connector_for,
+    connector_factory: Callable[[ExchangeAccount], Connector] | None = None,
     on_result: Callable[[int, list[AssetBalance] | ExchangeError], None] | None = None,
 ) -> dict[int, list[AssetBalance] | ExchangeError]:
     """Every account's balances, fetched concurrently; each value is the list or the error.
@@ -166,6 +166,13 @@ def fetch_balances(
     """
     accounts = list(accounts)
     caps = per_exchange_concurrency or {}
+    if connector_factory is None:
+        # One query for every account's credentials instead of one per account.
+        stored = {row.account_id: row for row in ExchangeCredential.objects.filter(account__in=accounts)}
+
+        def connector_factory(account):
+            return connector_for(account, credential=stored.get(account.pk))
+
     results: dict[int, list[AssetBalance] | ExchangeError] = {}
 
     def record(account_id: int, value) -> None:

@@ -25,6 +25,37 @@ def sync_trades_task(bot_id: int) -> int:
     return services.sync_trades(bot).new
 
 
+SYNC_CLAIM = "ledger:sync-trades:{bot_id}"
+
+
+def enqueue_trade_syncs() -> int:
+    """Queue one sync per running bot, skipping bots whose previous sync is still queued or running.
+
+    One task per bot keeps each within the cluster's timeout however many bots there are.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+    from django_q.tasks import async_task
+
+    queued = 0
+    for bot_id in Bot.objects.filter(status=Bot.Status.RUNNING).order_by("pk").values_list("pk", flat=True):
+        # The claim expires with the task's retry window, so a lost task never blocks the bot.
+        if cache.add(SYNC_CLAIM.format(bot_id=bot_id), 1, timeout=settings.Q_CLUSTER["retry"]):
+            async_task("ledger.tasks.sync_claimed_trades_task", bot_id)
+            queued += 1
+    return queued
+
+
+def sync_claimed_trades_task(bot_id: int) -> int:
+    """sync_trades_task, releasing the enqueue claim whatever happens."""
+    from django.core.cache import cache
+
+    try:
+        return sync_trades_task(bot_id)
+    finally:
+        cache.delete(SYNC_CLAIM.format(bot_id=bot_id))
+
+
 def sync_all_trades_task() -> int:
     """Sync every running bot's fills, one after another; raise at the end if any failed."""
     failed, new = [], 0

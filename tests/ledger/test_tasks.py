@@ -35,3 +35,24 @@ def test_price_task_stores_prices_and_returns_their_count():
     BotFactory(symbol="SHARP/USDT")
     assert refresh_prices_task() == 1
     assert PriceSnapshot.objects.filter(symbol="SHARP/USDT", source="mid").exists()
+
+
+@pytest.mark.django_db
+def test_trade_syncs_are_enqueued_once_per_running_bot(settings):
+    from django_q.models import OrmQ
+
+    from bots.models import Bot
+    from ledger.tasks import SYNC_CLAIM, enqueue_trade_syncs
+    from tests.factories import BotFactory
+
+    running = [BotFactory(status=Bot.Status.RUNNING) for _ in range(2)]
+    BotFactory(status=Bot.Status.STOPPED)
+
+    assert enqueue_trade_syncs() == 2
+    assert enqueue_trade_syncs() == 0  # still queued: not again
+    assert OrmQ.objects.count() == 2
+
+    from django.core.cache import cache
+
+    cache.delete(SYNC_CLAIM.format(bot_id=running[0].pk))  # its sync finished
+    assert enqueue_trade_syncs() == 1
