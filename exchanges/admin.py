@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from exchanges.models import ExchangeAccount, ExchangeCredential
+from exchanges.models import ExchangeAccount, ExchangeCredential, PaperBalance, PaperMarket, PaperOrder
 from exchanges.services import save_credentials, test_credentials
 
 SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
@@ -77,3 +77,34 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
         for account in queryset:
             ok, message = test_credentials(account)
             self.message_user(request, f"{account}: {message}", messages.SUCCESS if ok else messages.ERROR)
+
+
+class PaperReadOnly(admin.ModelAdmin):
+    """The paper exchange's state; it changes through its connector, like a real venue's."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaperMarket)
+class PaperMarketAdmin(PaperReadOnly):
+    list_display = ("symbol", "initial_price", "ref_price", "volatility_bps", "spread_bps", "maker_fee_rate", "taker_fee_rate")
+    search_fields = ("symbol",)
+
+
+@admin.register(PaperBalance)
+class PaperBalanceAdmin(PaperReadOnly):
+    list_display = ("account", "asset", "available", "locked")
+    list_select_related = ("account",)
+    search_fields = ("account__name", "asset")
+
+
+@admin.register(PaperOrder)
+class PaperOrderAdmin(PaperReadOnly):
+    list_display = ("created_at", "account", "market", "side", "kind", "amount", "price", "filled", "status")
+    list_filter = ("status", "side", "kind")
+    list_select_related = ("account", "market")
+    show_full_result_count = False

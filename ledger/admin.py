@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from ledger.models import BalanceSnapshot, BotTrade
+from ledger.models import BalanceRefresh, BalanceSnapshot, BotTrade, DailyRollup, PnlState, PriceSnapshot, TradeSyncCursor
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -17,7 +17,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(BotTrade)
 class BotTradeAdmin(ReadOnlyAdmin):
-    list_display = ("traded_at", "bot", "side", "amount", "price", "cost", "fee", "fee_currency", "exchange_trade_id")
+    list_display = ("traded_at", "bot", "side", "amount", "price", "cost", "fee", "fee_currency", "fee_quote",
+                    "exchange_trade_id")
     list_filter = ("side",)
     search_fields = ("exchange_trade_id", "order_id", "bot__name")
     list_select_related = ("bot",)
@@ -30,3 +31,40 @@ class BalanceSnapshotAdmin(ReadOnlyAdmin):
     list_filter = ("asset",)
     search_fields = ("account__name", "account__client__name", "asset")
     list_select_related = ("account",)
+
+
+@admin.register(PnlState)
+class PnlStateAdmin(ReadOnlyAdmin):
+    list_display = ("bot", "realized_pnl", "position", "fees_quote", "trade_count", "last_traded_at", "rebuilt_at")
+    search_fields = ("bot__name",)
+    list_select_related = ("bot",)
+    exclude = ("engine",)  # the exact integer state; the decimal columns say the same for people
+
+
+@admin.register(DailyRollup)
+class DailyRollupAdmin(ReadOnlyAdmin):
+    list_display = ("bucket_start", "bot", "trade_count", "buy_count", "sell_count", "buy_quote", "sell_quote",
+                    "fees_quote", "realized_pnl")
+    list_select_related = ("bot",)
+    search_fields = ("bot__name",)
+    date_hierarchy = "bucket_start"
+
+
+@admin.register(PriceSnapshot)
+class PriceSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ("symbol", "exchange", "price", "source", "taken_at")
+    list_filter = ("exchange", "source")
+    search_fields = ("symbol",)
+
+
+@admin.register(BalanceRefresh)
+class BalanceRefreshAdmin(ReadOnlyAdmin):
+    list_display = ("account", "last_success_at", "last_attempt_at", "is_stale", "last_error")
+    list_filter = ("is_stale",)
+    list_select_related = ("account",)
+
+
+@admin.register(TradeSyncCursor)
+class TradeSyncCursorAdmin(ReadOnlyAdmin):
+    list_display = ("bot", "last_trade_at", "last_synced_at", "last_error")
+    list_select_related = ("bot",)

@@ -15,6 +15,14 @@ ADMIN_PAGES = [
     "/admin/ledger/bottrade/",
     "/admin/ledger/balancesnapshot/",
     "/admin/pipelabs/workerheartbeat/",
+    "/admin/ledger/pnlstate/",
+    "/admin/ledger/dailyrollup/",
+    "/admin/ledger/pricesnapshot/",
+    "/admin/ledger/balancerefresh/",
+    "/admin/ledger/tradesynccursor/",
+    "/admin/exchanges/papermarket/",
+    "/admin/exchanges/paperbalance/",
+    "/admin/exchanges/paperorder/",
 ]
 
 
@@ -45,3 +53,42 @@ def test_admin_requires_a_staff_login(client, db):
     response = client.get("/admin/bots/bot/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_credentials_entered_in_the_admin_are_encrypted_and_only_hinted(operator_client):
+    from exchanges.models import ExchangeAccount, ExchangeCredential
+    from tests.factories import ClientFactory
+
+    client_row = ClientFactory()
+    api_key, secret, memo = "AKIA-visible-key-7xQ2", "very-secret-value-9f8e7d", "memo-uid-31337"
+    response = operator_client.post("/admin/exchanges/exchangeaccount/add/", {
+        "client": client_row.pk, "exchange": "bitmart", "name": "main", "options": "{}",
+        "api_key": api_key, "secret": secret, "memo": memo, "passphrase": "",
+        "credential-TOTAL_FORMS": "0", "credential-INITIAL_FORMS": "0",
+        "credential-MIN_NUM_FORMS": "0", "credential-MAX_NUM_FORMS": "0",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    account = ExchangeAccount.objects.get(name="main")
+    stored = ExchangeCredential.objects.get(account=account)
+    assert api_key not in stored.api_key_encrypted and secret not in stored.secret_encrypted
+    assert stored.key_hint == "7xQ2"
+    for path in (f"/admin/exchanges/exchangeaccount/{account.pk}/change/", "/admin/exchanges/exchangeaccount/"):
+        page = operator_client.get(path).content.decode()
+        assert "7xQ2" in page
+        for value in (api_key, secret, memo):
+            assert value not in page
+
+
+def test_admin_form_refuses_a_key_without_its_secret(operator_client):
+    from exchanges.models import ExchangeAccount
+    from tests.factories import ClientFactory
+
+    response = operator_client.post("/admin/exchanges/exchangeaccount/add/", {
+        "client": ClientFactory().pk, "exchange": "bitmart", "name": "main", "options": "{}",
+        "api_key": "only-the-key-123", "secret": "",
+        "credential-TOTAL_FORMS": "0", "credential-INITIAL_FORMS": "0",
+        "credential-MIN_NUM_FORMS": "0", "credential-MAX_NUM_FORMS": "0",
+    })
+    assert response.status_code == 200
+    assert "Enter both the API key and the secret" in response.content.decode()
+    assert not ExchangeAccount.objects.exists()
