@@ -22,8 +22,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.server import LocalServer
 
 OK = 1000
 
@@ -109,7 +111,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class FakeBitmart:
+class FakeBitmart(LocalServer):
     """The fake exchange; use as a context manager (``url`` is valid inside)."""
 
     def __init__(self, api_key: str, secret: str, memo: str, *, symbols=None, balances=None, delay_s: float = 0.0):
@@ -126,28 +128,18 @@ class FakeBitmart:
         self._ids = itertools.count(209626977087068257)
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         for symbol in self.symbols:
             self.set_ticker(symbol, bid="0.012340", ask="0.012360", last="0.012350")
             self.set_book(symbol, bids=[("0.012340", "1000")], asks=[("0.012360", "1000")])
 
     # --- lifecycle --------------------------------------------------------------------------
-    def start(self) -> FakeBitmart:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
+    def make_handler(self):
+        return _handler_for(self)
 
     def stop(self) -> None:
         self._stop.set()  # releases hanging handlers
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
+        super().stop()
         with self._lock:
             connections, self._connections = list(self._connections), set()
         for connection in connections:  # ends keep-alive handler threads now, not when clients leave
@@ -156,16 +148,6 @@ class FakeBitmart:
             except OSError:
                 pass
 
-    def __enter__(self) -> FakeBitmart:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- test controls ----------------------------------------------------------------------
     def inject(self, kind: str, *, path: str | None = None, times: int | None = 1, **fields) -> Fault:

@@ -31,6 +31,8 @@ from decimal import ROUND_DOWN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.server import LocalServer
+
 CODE_OK = 0
 CODE_SIGNATURE_FAILED = 401
 CODE_UNAUTHORIZED = 1401
@@ -90,7 +92,16 @@ class Book:
     asks: list = field(default_factory=list)
 
 
-class FakeCoinstore:
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (timeout tests) leaves a broken pipe behind: not an error here.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class FakeCoinstore(LocalServer):
     """The fake venue; state is plain attributes so tests can arrange and inspect it."""
 
     def __init__(self, api_key: str, secret: str, *, allowed_ips=("127.0.0.1",), fee_rate: str = "0.002"):
@@ -114,41 +125,22 @@ class FakeCoinstore:
         self._release = threading.Event()
         self._order_seq = 1722183748419690
         self._match_seq = 3984987
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
-    def __enter__(self):
-        return self.start()
+    server_class = _Server
+    url_path = "/api"
 
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self) -> FakeCoinstore:
+    def make_handler(self):
         fake = self
 
         class Handler(_Handler):
             venue = fake
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-coinstore", daemon=True
-        )
-        self._thread.start()
-        return self
+        return Handler
 
     def stop(self) -> None:
         self._release.set()  # free hanging handlers
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api"
+        super().stop()
 
     # --- arranging -----------------------------------------------------------------------------
     def add_symbol(
@@ -516,15 +508,6 @@ class FakeCoinstore:
 
 def _error(code: int, message: str) -> dict:
     return {"code": code, "message": message, "data": None}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # A client that gave up (timeout tests) leaves a broken pipe behind: not an error here.
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

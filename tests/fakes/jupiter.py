@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from fractions import Fraction
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
@@ -32,6 +31,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from spl.token import instructions as spl
 
+from tests.fakes.server import LocalServer
 from tests.fakes.solana_rpc import FakeSolanaRpc
 
 SOL_MINT = "So11111111111111111111111111111111111111112"
@@ -39,7 +39,7 @@ COMPUTE_UNIT_LIMIT = 200_000
 NO_ROUTE = {"error": "Could not find any route", "errorCode": "COULD_NOT_FIND_ANY_ROUTE"}
 
 
-class FakeJupiter:
+class FakeJupiter(LocalServer):
     """Start with ``with FakeJupiter(rpc) as jupiter:``; ``jupiter.url`` is the API base."""
 
     def __init__(self, rpc: FakeSolanaRpc):
@@ -56,11 +56,10 @@ class FakeJupiter:
         self.quote_requests: list[dict] = []
         self.swap_requests: list[dict] = []
         self._quotes: list[dict] = []
-        self._server: ThreadingHTTPServer | None = None
         rpc.airdrop(self.pool.pubkey(), 1_000 * 10**9)
 
     # --- lifecycle --------------------------------------------------------------------------
-    def start(self) -> FakeJupiter:
+    def make_handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,29 +72,7 @@ class FakeJupiter:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> FakeJupiter:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return Handler
 
     # --- market set-up ----------------------------------------------------------------------
     def list_token(self, mint: Pubkey | str, decimals: int, pool_amount: int) -> None:

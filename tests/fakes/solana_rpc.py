@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from solders.keypair import Keypair
 from spl.token.constants import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
@@ -33,6 +33,8 @@ from solders.pubkey import Pubkey
 from solders.token.state import Mint, TokenAccount
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
+
+from tests.fakes.server import LocalServer
 
 TOKEN_PROGRAM = TOKEN_PROGRAM_ID
 TOKEN_2022_PROGRAM = TOKEN_2022_PROGRAM_ID
@@ -67,7 +69,7 @@ def token_amount_json(amount: int, decimals: int) -> dict:
     return {"amount": str(amount), "decimals": decimals, "uiAmount": json.loads(text), "uiAmountString": text}
 
 
-class FakeSolanaRpc:
+class FakeSolanaRpc(LocalServer):
     """Start with ``with FakeSolanaRpc() as rpc:``; ``rpc.url`` is the endpoint."""
 
     def __init__(self, *, pending_polls: int = 2, blocks_per_height_call: int = 1):
@@ -88,11 +90,9 @@ class FakeSolanaRpc:
         self.token_accounts: set[Pubkey] = set()
         self.sent: dict[str, SentTransaction] = {}
         self.history: list[SentTransaction] = []  # oldest first
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
-    def start(self) -> FakeSolanaRpc:
+    def make_handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -102,29 +102,7 @@ class FakeSolanaRpc:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> FakeSolanaRpc:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return Handler
 
     # --- state set-up (direct LiteSVM writes, for tests' starting balances) --------------------
     def airdrop(self, owner: Pubkey, lamports: int) -> None:
