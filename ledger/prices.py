@@ -27,6 +27,11 @@ class Rate:
     taken_at: datetime | None
 
 
+def venue_key(exchange: str, account_id: int) -> str:
+    """Whose prices a snapshot holds: the exchange, or one paper account (each walks its own price)."""
+    return f"paper:{account_id}" if exchange == "paper" else exchange
+
+
 def is_usd_stable(asset: str) -> bool:
     return asset.upper() in USD_STABLECOINS
 

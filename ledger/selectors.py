@@ -32,10 +32,13 @@ ZERO = fifo.from_units(0)
 
 
 def _exchanges(bots) -> dict[int, str]:
-    """bot id → exchange id, from the cached account when loaded, else one query."""
+    """bot id → whose prices mark it (prices.venue_key), from the cached account when loaded, else one query."""
     missing = [b.account_id for b in bots if not Bot._meta.get_field("account").is_cached(b)]
     known = dict(ExchangeAccount.objects.filter(pk__in=missing).values_list("pk", "exchange")) if missing else {}
-    return {b.pk: (b.account.exchange if b.account_id not in known else known[b.account_id]) for b in bots}
+    return {
+        b.pk: prices.venue_key(b.account.exchange if b.account_id not in known else known[b.account_id], b.account_id)
+        for b in bots
+    }
 
 
 def _snapshots_for(bots) -> dict:

@@ -107,7 +107,7 @@ def _store(answers: list[tuple[ExchangeAccount, list[AssetBalance]]], now, snaps
         for balance in balances:
             asset = balance.asset.upper()
             total = fifo.EXACT.add(balance.available, balance.locked)
-            rate = prices.usd_rate(asset, account.exchange, snapshots)
+            rate = prices.usd_rate(asset, prices.venue_key(account.exchange, account.pk), snapshots)
             usd_value = None if rate is None else fifo.quantize(fifo.EXACT.multiply(total, rate.value))
             rows.append(BalanceSnapshot(
                 account=account, asset=asset, available=balance.available, locked=balance.locked,

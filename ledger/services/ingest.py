@@ -78,7 +78,7 @@ def _with_fee_quote(bot: Bot, rows: list[dict]) -> None:
     base, quote = bot.base, bot.quote
     others = {r["fee_currency"] for r in rows if fifo.fee_kind(r["fee"], r["fee_currency"], base, quote) == fifo.FEE_OTHER}
     snapshots = prices.load_snapshots(s for c in others for s in prices.fee_symbols(c, quote)) if others else {}
-    exchange = bot.account.exchange
+    exchange = prices.venue_key(bot.account.exchange, bot.account_id)
     for row in rows:
         rate = None
         if row["fee_currency"] in others:

@@ -68,20 +68,21 @@ def refresh_prices(bot_ids=None) -> PriceRefreshResult:
     for bot in bots:
         account, symbols = wanted.setdefault(bot.account_id, (bot.account, []))
         for symbol in symbols_to_price(bot, unconverted.get(bot.pk, [])):
-            if (account.exchange, symbol) not in seen:
-                seen.add((account.exchange, symbol))
+            if (prices.venue_key(account.exchange, account.pk), symbol) not in seen:
+                seen.add((prices.venue_key(account.exchange, account.pk), symbol))
                 symbols.append(symbol)
     result = PriceRefreshResult()
     for account, symbols in wanted.values():
+        venue = prices.venue_key(account.exchange, account.pk)
         try:
             connector = connector_for(account)
         except ExchangeError as exc:
             for symbol in symbols:
-                result.failed[(account.exchange, symbol)] = str(exc)
+                result.failed[(venue, symbol)] = str(exc)
             continue
         try:
             for symbol in symbols:
-                key = (account.exchange, symbol)
+                key = (venue, symbol)
                 try:
                     price, source, taken_at = price_of(connector, symbol)
                 except ExchangeError as exc:
@@ -92,7 +93,7 @@ def refresh_prices(bot_ids=None) -> PriceRefreshResult:
                     continue
                 with transaction.atomic():
                     PriceSnapshot.objects.update_or_create(
-                        exchange=account.exchange, symbol=symbol,
+                        exchange=venue, symbol=symbol,
                         defaults={"price": fifo.quantize(price), "source": source, "taken_at": taken_at},
                     )
                 result.stored.append(key)

@@ -87,3 +87,21 @@ def test_open_position_is_marked_at_the_stored_mid():
     assert pnl["position"] == held == D("2.75")
     # what the bot's money is worth now, minus what it started with, is its total P&L
     assert pnl["total"] == (after["USDC"] - before["USDC"]) + held * mark
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_paper_account_is_marked_at_its_own_price():
+    from ledger.services import refresh_prices
+
+    bots = []
+    for price in ("150", "600"):
+        options = {"paper": {"markets": {"SOL/USDC": {**PAPER["paper"]["markets"]["SOL/USDC"], "price": price}},
+                             "balances": PAPER["paper"]["balances"]}}
+        account = ExchangeAccountFactory(exchange="paper", options=options)
+        bot = BotFactory(client=account.client, account=account, symbol="SOL/USDC")
+        PaperConnector(account, clock=Clock()).create_order(OrderRequest("SOL/USDC", "buy", "market", D("1"), "m-1"))
+        sync_trades(bot)
+        bots.append(bot)
+    refresh_prices([b.pk for b in bots])
+    marks = [pnl_for_bot(bot)["mark"]["price"] for bot in bots]
+    assert marks[0] < 200 < 450 < marks[1]  # each near its own walk, not one shared price

@@ -21,8 +21,9 @@ SECRET = "CSSECRET-prices-9876543210"
 def test_paper_bot_price_is_the_book_mid():
     bot = BotFactory(symbol="SHARP/USDT")
     result = refresh_prices([bot.pk])
-    assert result.stored == [("paper", "SHARP/USDT")] and result.failed == {}
-    price = PriceSnapshot.objects.get(exchange="paper", symbol="SHARP/USDT")
+    venue = f"paper:{bot.account_id}"  # each paper account walks its own price
+    assert result.stored == [(venue, "SHARP/USDT")] and result.failed == {}
+    price = PriceSnapshot.objects.get(exchange=venue, symbol="SHARP/USDT")
     assert price.source == "mid" and D("0.01") < price.price < D("0.016")
 
 

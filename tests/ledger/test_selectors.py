@@ -47,7 +47,7 @@ def traded(bot):
 
 
 def test_pnl_marks_open_lots_at_the_stored_mid_and_says_so(traded):
-    snapshot("SHARP/USDT", "2")
+    snapshot("SHARP/USDT", "2", exchange=f"paper:{traded.account_id}")  # each paper account has its own price
     pnl = pnl_for_bot(traded)
     # realized: 22.5 − 0.0225 − (10.01 + 5 × 12.012 / 10) = 22.4775 − 16.016
     assert pnl["realized"] == D("6.4615")
