@@ -103,7 +103,7 @@ def rotate_keys(
 ) -> dict:
     """Re-encrypt every credential field and wallet private key under the first ENCRYPTION_KEYS key.
 
-    Rows are rewritten in batches, each in its own transaction. A row that no configured key
+    Rows are read in batches and each is rewritten only if unchanged since it was read. A row that no configured key
     can decrypt is left as it is and counted in ``failed`` (its id in ``failed_ids``).
     Returns counts: ``credentials``, ``wallets``, ``failed``, ``failed_ids``.
     """
@@ -119,20 +119,21 @@ def rotate_keys(
             if not batch:
                 break
             last_pk = batch[-1].pk
-            changed = []
+            rotated = 0
             for row in batch:
+                old = {name: getattr(row, name) for name in fields}
                 try:
-                    for name in fields:
-                        setattr(row, name, crypto.rotate(getattr(row, name)))
+                    new = {name: crypto.rotate(value) for name, value in old.items()}
                 except crypto.DecryptionError:
                     counts["failed"] += 1
                     counts["failed_ids"].append(f"{label}:{row.pk}")
                     continue
-                changed.append(row)
-            if changed and not dry_run:
-                with transaction.atomic():
-                    model.objects.bulk_update(changed, fields)
-            counts[label] += len(changed)
+                if not dry_run:
+                    # Conditional on the values read: a key saved meanwhile (already under the new
+                    # key) is left alone instead of being overwritten by the old one.
+                    model.objects.filter(pk=row.pk, **old).update(**new)
+                rotated += 1
+            counts[label] += rotated
             if progress:
                 progress(label, counts[label])
     if not dry_run:

@@ -110,3 +110,24 @@ def test_a_malformed_key_is_a_readable_command_error(settings, stored):
 
     with pytest.raises(CommandError, match="not a Fernet key"):
         call_command("rotate_keys", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_key_replaced_during_rotation_is_not_overwritten(settings, monkeypatch):
+    from exchanges.registry import credentials_for
+
+    settings.ENCRYPTION_KEYS = [OLD]
+    account = ExchangeAccountFactory(exchange="coinstore")
+    save_credentials(account, api_key="OLD-key-111111", secret="OLD-secret-111111")
+    settings.ENCRYPTION_KEYS = [NEW, OLD]
+    real_rotate, replaced = crypto.rotate, []
+
+    def rotate_while_an_operator_saves(token):
+        if not replaced:  # the operator's save lands between rotate_keys' read and its write
+            replaced.append(True)
+            save_credentials(account, api_key="NEW-key-222222", secret="NEW-secret-222222")
+        return real_rotate(token)
+
+    monkeypatch.setattr(crypto, "rotate", rotate_while_an_operator_saves)
+    rotate_keys()
+    assert credentials_for(account).api_key == "NEW-key-222222"
