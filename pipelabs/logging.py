@@ -24,7 +24,8 @@ _SECRET_PAIR = re.compile(
     (["']?)([^\s"',;&}}]+)\2                # the value, quoted or bare
     """
 )
-_known_secrets: set[str] = set()
+# Insertion-ordered, so the oldest is dropped first when full (never all at once).
+_known_secrets: dict[str, None] = {}
 _known_lock = threading.Lock()
 _MAX_KNOWN = 10_000
 # Short strings would mask ordinary words; real keys are longer than this.
@@ -36,9 +37,10 @@ def register_secret(value: str | None) -> None:
     if not value or len(value) < _MIN_SECRET_LEN:
         return
     with _known_lock:
-        if len(_known_secrets) >= _MAX_KNOWN:
-            _known_secrets.clear()
-        _known_secrets.add(value)
+        _known_secrets.pop(value, None)  # re-registering makes it the newest
+        _known_secrets[value] = None
+        while len(_known_secrets) > _MAX_KNOWN:
+            del _known_secrets[next(iter(_known_secrets))]
 
 
 def scrub(text: str) -> str:

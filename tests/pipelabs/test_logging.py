@@ -75,3 +75,15 @@ def test_configured_handler_writes_json_and_scrubs():
     handler = logging.getLogger("bots").handlers[0]
     assert isinstance(handler.formatter, PipelabsJsonFormatter)
     assert {type(f) for f in handler.filters} == {ContextFilter, ScrubFilter}
+
+
+def test_a_full_secret_registry_drops_only_its_oldest_entries(monkeypatch):
+    from pipelabs import logging as pipelabs_logging
+    from pipelabs.logging import scrub
+
+    monkeypatch.setattr(pipelabs_logging, "_MAX_KNOWN", 3)
+    monkeypatch.setattr(pipelabs_logging, "_known_secrets", {})
+    for n in range(4):
+        register_secret(f"secret-value-{n}")
+    assert "secret-value-0" in scrub("secret-value-0")  # the oldest went
+    assert all(f"secret-value-{n}" not in scrub(f"x secret-value-{n} y") for n in (1, 2, 3))
