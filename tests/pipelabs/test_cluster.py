@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,37 @@ from pipelabs.schedules import SCHEDULES
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-ENQUEUE = "from django_q.tasks import async_task; print(async_task('pipelabs.tasks.beat'))"
+
+
+@contextmanager
+def running_cluster(env: dict, tmp_path):
+    """A real qcluster process on the test's database; yields a function returning its log tail."""
+    log = open(tmp_path / "cluster.log", "w")
+    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        yield lambda: (tmp_path / "cluster.log").read_text()[-3000:]
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+        log.close()
+
+
+def enqueue(env: dict, func: str) -> None:
+    """Queue a task from another process, through the broker that process's settings choose."""
+    code = f"from django_q.tasks import async_task; async_task({func!r})"
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def wait_for(condition, timeout_s: float = 45) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return condition()
 
 
 def redis_or_skip():
@@ -38,26 +69,12 @@ def test_cluster_executes_tasks_and_health_sees_the_worker(subprocess_env, clien
     if broker == "redis":
         redis_or_skip()
         env["REDIS_URL"] = REDIS_URL
-    log = open(tmp_path / "cluster.log", "w")
-    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        enqueue = subprocess.run([sys.executable, "manage.py", "shell", "-c", ENQUEUE], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=60)
-        assert enqueue.returncode == 0, enqueue.stderr
-        deadline = time.monotonic() + 45
-        while not WorkerHeartbeat.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert WorkerHeartbeat.objects.exists(), (tmp_path / "cluster.log").read_text()[-3000:]
+    with running_cluster(env, tmp_path) as log_tail:
+        enqueue(env, "pipelabs.tasks.beat")
+        assert wait_for(WorkerHeartbeat.objects.exists), log_tail()
         body = client.get("/health").json()
         assert body["workers"]["alive"] is True
         assert body["status"] == "healthy"
-    finally:
-        cluster.send_signal(signal.SIGTERM)
-        try:
-            cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            cluster.kill()
-        log.close()
 
 
 def test_setup_schedules_reconciles_by_name(db):
@@ -69,3 +86,16 @@ def test_setup_schedules_reconciles_by_name(db):
     assert set(rows) == {spec.name for spec in SCHEDULES}
     assert rows["worker-heartbeat"].func == "pipelabs.tasks.beat"
     assert rows["worker-heartbeat"].schedule_type == Schedule.MINUTES
+
+
+@pytest.mark.slow
+def test_cluster_refreshes_balance_snapshots_of_paper_bots(subprocess_env, tmp_path):
+    from ledger.models import BalanceRefresh, BalanceSnapshot
+    from tests.factories import BotFactory, ExchangeAccountFactory
+
+    bot = BotFactory(account=ExchangeAccountFactory(exchange="paper"))
+    with running_cluster(subprocess_env, tmp_path) as log_tail:
+        enqueue(subprocess_env, "ledger.tasks.refresh_balances_task")
+        assert wait_for(BalanceRefresh.objects.filter(account=bot.account).exists), log_tail()
+    assert BalanceRefresh.objects.get(account=bot.account).is_stale is False
+    assert BalanceSnapshot.objects.filter(account=bot.account, asset="USDT", total__gt=0).exists()
