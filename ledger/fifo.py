@@ -93,13 +93,14 @@ def engine_trade(*, side: str, amount: Decimal, price: Decimal, cost: Decimal, f
     return engine_trades([(side, amount, price, cost, fee, fee_currency, fee_quote)], base, quote)[0]
 
 
-def engine_trades(rows, base: str, quote: str) -> list[EngineTrade]:
+def engine_trades(rows, base: str, quote: str, raw: list | None = None) -> list[EngineTrade]:
     """Trades ``(side, amount, price, cost, fee, fee_currency, fee_quote)`` as the engine sees them.
 
     Base fees change the base moved (a buy receives less, a sell gives more); quote fees, and
     third-token fees with a known ``fee_quote``, change the cash; a third-token fee with no price is
     carried separately and never enters P&L. A negative fee is a rebate and works the same way.
     A base fee's value for reporting is ``fee_quote`` when given, else fee × price.
+    ``raw``, when given, receives each trade's ``(amount, cost)`` in units (rollups need them).
     """
     base, quote = base.strip().upper(), quote.strip().upper()
     ctx = EXACT
@@ -133,6 +134,8 @@ def engine_trades(rows, base: str, quote: str) -> list[EngineTrade]:
                 currency, unconverted = currency_up, fee_u
             else:
                 fee_cash = fee_value = to_units(fee_quote)
+        if raw is not None:
+            raw.append((amount_u, cost_u))
         if side == "buy":
             append((amount_u - fee_base, -(cost_u + fee_cash), fee_value, currency, unconverted, price_u))
         else:

@@ -163,13 +163,13 @@ def _apply_locked(bot: Bot, state_row: PnlState, trades: list[BotTrade]) -> None
 
 def _apply_rows(bot: Bot, state: fifo.FifoState, builder: rollups.RollupBuilder, rows: list[tuple]) -> None:
     """Apply rows shaped like TRADE_FIELDS to the state and the rollup builder."""
-    engine_trades = fifo.engine_trades((r[2:] for r in rows), bot.base, bot.quote)
+    raw: list[tuple[int, int]] = []
+    engine_trades = fifo.engine_trades((r[2:] for r in rows), bot.base, bot.quote, raw)
     deltas: list[int] = []
     fifo.apply(state, engine_trades, deltas)
-    to_units, add = fifo.to_units, builder.add
-    for row, engine_trade, delta in zip(rows, engine_trades, deltas):
-        add(row[1], row[2] == "buy", to_units(row[3]), to_units(row[5]), engine_trade[2], engine_trade[3],
-            engine_trade[4], delta)
+    add = builder.add
+    for row, (amount, cost), engine_trade, delta in zip(rows, raw, engine_trades, deltas):
+        add(row[1], row[2] == "buy", amount, cost, engine_trade[2], engine_trade[3], engine_trade[4], delta)
 
 
 def _rebuild_locked(bot: Bot, state_row: PnlState) -> fifo.FifoState:
