@@ -1,12 +1,17 @@
 """GuardedConnector: what every connector the registry hands out is wrapped in.
 
-- a shared throttle (per account, and per exchange for this server's IP) before every call;
+- a shared throttle (per account, and per exchange for this server's IP) before every HTTP
+  request: the guard hands the connector a ``before_request`` hook that its HTTP layer calls
+  (a call can send many requests); a connector without HTTP parts is throttled once per call;
 - idempotent reads retry on RateLimited / ExchangeUnavailable (timeouts included) with
   exponential backoff and full jitter, within a bounded number of attempts and a time budget;
 - create_order never retries blindly: after a retryable failure it asks the exchange for the
   client order id first and returns that order if it exists, else it tries once more;
 - a timeout per call kind is handed to the wrapped connector through its ``timeout_s``;
-- every failure is logged with exchange, account id and our error code, never credentials.
+- every failure is logged with exchange, account id and our error code, never credentials;
+- the guard is the boundary: any other exception a connector lets out (an answer of a shape it
+  did not expect) becomes ExchangeUnavailable naming only the exchange and the exception's type;
+  the traceback goes to the log (whose filter scrubs secrets), never into the error's message.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ DEFAULT_TIMEOUTS_S = {
     "fetch_my_trades": 15.0,
 }
 ORDER_STATE_UNKNOWN = "The order may or may not have been placed; the exchange could not be asked."
+UNEXPECTED_ANSWER = "unexpected answer from {exchange} ({kind})"
+# A request late in a long call (a swap awaiting confirmation outlives the retry budget) may
+# still wait this long for the next throttle window.
+MIN_REQUEST_WAIT_S = 1.0
 
 
 def timeouts_s() -> dict[str, float]:
@@ -87,12 +96,39 @@ class GuardedConnector(Connector):
 
     # --- plumbing -----------------------------------------------------------------------------
     def _prepare(self, kind: str, deadline: float) -> None:
-        self.throttle.acquire(self.exchange_id, self.account_id, max_wait_s=max(0.0, deadline - self.clock()))
+        """Throttle (per request through the hook, else once here) and set the call's timeout."""
+        if self.inner.request_senders():
+            self.inner.before_request = self._request_gate(deadline)
+        else:
+            self.throttle.acquire(self.exchange_id, self.account_id, max_wait_s=max(0.0, deadline - self.clock()))
         timeout = timeouts_s().get(kind, 10.0)
         if self.timeout_cap_s is not None:
             timeout = min(timeout, self.timeout_cap_s)
         if hasattr(self.inner, "timeout_s"):
             self.inner.timeout_s = timeout
+
+    def _request_gate(self, deadline: float) -> Callable[[], None]:
+        def before_request() -> None:
+            wait_s = max(MIN_REQUEST_WAIT_S, deadline - self.clock())
+            self.throttle.acquire(self.exchange_id, self.account_id, max_wait_s=wait_s)
+
+        return before_request
+
+    def _unexpected(self, kind: str, exc: Exception) -> ExchangeUnavailable:
+        """The domain error for a non-domain exception; its text (venue words) stays in the log."""
+        logger.error(
+            "%s %s for account %s raised %s",
+            self.exchange_id,
+            kind,
+            self.account_id,
+            type(exc).__name__,
+            exc_info=exc,
+            extra={"exchange": self.exchange_id, "account_id": self.account_id, "call": kind,
+                   "error_code": ExchangeUnavailable.code},
+        )
+        return ExchangeUnavailable(
+            UNEXPECTED_ANSWER.format(exchange=self.exchange_id, kind=type(exc).__name__), exchange=self.exchange_id
+        )
 
     def _log(self, kind: str, error: ExchangeError, attempt: int) -> None:
         logger.warning(
@@ -119,7 +155,12 @@ class GuardedConnector(Connector):
             attempt += 1
             try:
                 self._prepare(kind, deadline)
-                return call(*args, **kwargs)
+                try:
+                    return call(*args, **kwargs)
+                except ExchangeError:
+                    raise
+                except Exception as unexpected:
+                    raise self._unexpected(kind, unexpected) from None
             except ExchangeError as exc:
                 self._log(kind, exc, attempt)
                 if not exc.retryable or attempt >= self.policy.attempts:
@@ -159,10 +200,16 @@ class GuardedConnector(Connector):
     def create_order(self, request: OrderRequest) -> OrderInfo:
         deadline = self.clock() + self.policy.budget_s
         for attempt in (1, 2):
-            # A local throttle refusal comes before anything is sent, so it goes straight up.
+            # A local throttle refusal here comes before anything is sent, so it goes straight up;
+            # one from the per-request hook inside the call may follow a sent request: looked up.
             self._prepare("create_order", deadline)
             try:
-                return self.inner.create_order(request)
+                try:
+                    return self.inner.create_order(request)
+                except ExchangeError:
+                    raise
+                except Exception as unexpected:  # the order may have been sent: look it up below
+                    raise self._unexpected("create_order", unexpected) from None
             except ExchangeError as exc:
                 self._log("create_order", exc, attempt)
                 if not exc.retryable or not request.client_order_id:

@@ -89,6 +89,10 @@ class Throttle:
 
     def wait_needed(self, key: str, rate: Rate) -> float:
         """Count one call in the current window; 0 when allowed, else seconds until the next window."""
+        return self._take(key, rate)[0]
+
+    def _take(self, key: str, rate: Rate) -> tuple[float, int]:
+        """Count one call in the current window: (seconds to wait, 0 when allowed; the window)."""
         now = self.clock()
         window = int(now // rate.period_s)
         cache_key = f"xthrottle:{key}:{rate.period_s}:{window}"
@@ -99,21 +103,40 @@ class Throttle:
                 count = 1 if self.cache.add(cache_key, 1, timeout=rate.period_s * 2) else self.cache.incr(cache_key)
         except Exception as exc:  # any cache outage: let the call through
             logger.warning("exchange throttle cache unavailable, call not throttled: %s", type(exc).__name__)
-            return 0.0
+            return 0.0, window
         if count <= rate.limit:
-            return 0.0
-        return (window + 1) * rate.period_s - now
+            return 0.0, window
+        return (window + 1) * rate.period_s - now, window
 
     def acquire(self, exchange: str, account_id, *, max_wait_s: float = 10.0) -> None:
-        """Wait for the account's and the server IP's budget; RateLimited if that takes too long."""
+        """Wait for the account's and the server IP's budget; RateLimited if that takes too long.
+
+        Returns only when every budget has counted this request in the window it is sent in: the
+        account slot is taken first (waiting for it costs the shared IP budget nothing), then the
+        IP slot; when the IP budget is spent, or a window turns over meanwhile, it waits and counts
+        both again. Slots counted in a window the request then misses are lost (over-counting),
+        never the other way round.
+        """
         rates = rates_for(exchange)
         deadline = self.clock() + max_wait_s
-        scopes = [(f"ip:{exchange}", rates["ip"]), (f"account:{exchange}:{account_id}", rates["account"])]
-        for key, rate in scopes:
-            while rate is not None:
-                wait = self.wait_needed(key, rate)
-                if wait <= 0:
+        scopes = [
+            (key, rate)
+            for key, rate in ((f"account:{exchange}:{account_id}", rates["account"]), (f"ip:{exchange}", rates["ip"]))
+            if rate is not None
+        ]
+        while scopes:
+            counted, wait, refused = [], 0.0, ""
+            for key, rate in scopes:
+                wait, window = self._take(key, rate)
+                if wait > 0:
+                    refused = key
                     break
-                if self.clock() + wait > deadline:
-                    raise RateLimited(THROTTLED.format(scope=key.split(":")[0]), exchange=exchange, local=True)
-                self.sleep(wait)
+                counted.append((rate, window))
+            else:
+                now = self.clock()
+                if all(int(now // rate.period_s) == window for rate, window in counted):
+                    return
+                continue  # a window turned over while counting: count again in the new one
+            if self.clock() + wait > deadline:
+                raise RateLimited(THROTTLED.format(scope=refused.split(":")[0]), exchange=exchange, local=True)
+            self.sleep(wait)

@@ -10,6 +10,7 @@ around any call.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -115,6 +116,30 @@ class Connector(abc.ABC):
     """One exchange account's view of one venue."""
 
     exchange_id: str
+    _before_request: Callable[[], None] | None = None
+
+    @property
+    def before_request(self) -> Callable[[], None] | None:
+        """Called before every HTTP request the connector sends (the guard's throttle), or None."""
+        return self._before_request
+
+    @before_request.setter
+    def before_request(self, hook: Callable[[], None] | None) -> None:
+        self._before_request = hook
+        for sender in self.request_senders():
+            sender.before_request = hook
+
+    def request_senders(self) -> list:
+        """The parts that send this connector's HTTP requests and call ``before_request`` first.
+
+        Found as the connector's attributes whose class declares ``before_request`` (the Coinstore
+        transport, ccxt's hardened exchange, the Solana RPC and Jupiter API clients). A connector
+        with none (the paper exchange) sends no requests; the guard then throttles per call.
+        """
+        return [
+            part for part in vars(self).values()
+            if not isinstance(part, Connector) and hasattr(type(part), "before_request")
+        ]
 
     @abc.abstractmethod
     def load_markets(self) -> dict[str, Market]: ...

@@ -1,9 +1,15 @@
 """What sits between the connector and ccxt: hardened exchange classes, exact numbers, errors.
 
 ccxt runs with ``number = str`` so the amounts it parses stay the exchange's own strings; order
-book levels keep their strings too. An unparseable 2xx body is a BadResponse (ccxt would hand it
-on as text and read it as "no data"), and BitMart's error without a message (which crashes
-ccxt's own handler) is decided on its code.
+book levels keep their strings too, and ``dec`` reads them in an exact context (never rounded).
+An unparseable 2xx body is a BadResponse (ccxt would hand it on as text and read it as "no
+data"), and BitMart's error without a message (which crashes ccxt's own handler) is decided on
+its code. Every request first calls the connector's ``before_request`` hook (the guard's
+throttle).
+
+Time bound: ccxt sends through requests with ``timeout`` per socket operation, so a venue that
+trickles its answer a byte at a time can hold a call past ``timeout``; bounding that would mean
+rewriting ccxt's fetch, which we do not. The Coinstore transport does bound each request in total.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, localcontext
 
 import ccxt
 
 from exchanges import errors
+from exchanges.connectors.ccxt.quantize import EXACT, MAX_MAGNITUDE
 from pipelabs.logging import MASK, scrub
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -24,6 +31,8 @@ IP_NOT_WHITELISTED = (
     "key's IP whitelist on {exchange}, then try again."
 )
 NO_MESSAGE = "{exchange} answered error code {code} without a message."
+UNREADABLE_NUMBER = "Unreadable number {value!r} in the exchange's answer"
+NUMBER_OUT_OF_RANGE = "Number {value!r} in the exchange's answer is beyond what the platform handles"
 
 # ccxt error classes, most specific first, and the domain error each becomes.
 ERROR_MAP = (
@@ -57,6 +66,7 @@ class Hardened:
     number = str
     answer: tuple[str | None, str | None] | None = None
     http_status: int | None = None
+    before_request = None  # the connector's hook, set through Connector.before_request
 
     def on_rest_response(self, code, reason, url, method, response_headers, response_body, request_headers, request_body):
         self.http_status = code
@@ -65,6 +75,8 @@ class Hardened:
         )
 
     def fetch(self, url, method="GET", headers=None, body=None):
+        if self.before_request is not None:
+            self.before_request()
         self.http_status, self.answer = None, None
         return super().fetch(url, method, headers, body)
 
@@ -139,22 +151,36 @@ def masked(text: str, secrets: tuple[str, ...]) -> str:
 
 
 def dec(value, default: Decimal | None = None) -> Decimal | None:
-    """An exact Decimal from the exchange's string (or int); None or '' give ``default``."""
+    """An exact Decimal from the exchange's string (or int); None or '' give ``default``.
+
+    ExchangeUnavailable when the text is not a finite number or its magnitude reaches
+    MAX_MAGNITUDE (10^30): nothing the platform computes with is ever rounded.
+    """
     if value is None or value == "":
         return default
+    text = str(value)[:40]
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
-        raise errors.ExchangeUnavailable(f"Unreadable number {str(value)[:40]!r} in the exchange's answer") from None
+    except DecimalException:
+        raise errors.ExchangeUnavailable(UNREADABLE_NUMBER.format(value=text)) from None
     if not number.is_finite():
         raise errors.ExchangeUnavailable("Non-finite number in the exchange's answer")
-    return plain(number)
+    if number.copy_abs() >= MAX_MAGNITUDE:  # abs() would round to the context first
+        raise errors.ExchangeUnavailable(NUMBER_OUT_OF_RANGE.format(value=text))
+    try:
+        return plain(number)
+    except DecimalException:  # more significant digits than EXACT holds
+        raise errors.ExchangeUnavailable(NUMBER_OUT_OF_RANGE.format(value=text)) from None
 
 
 def plain(number: Decimal) -> Decimal:
-    """Without trailing zeros, and never in exponent form for whole numbers (5E+1)."""
-    number = number.normalize()
-    return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number
+    """Without trailing zeros, and never in exponent form for whole numbers (5E+1); exact.
+
+    Raises decimal.Inexact rather than round a number with more digits than EXACT holds.
+    """
+    with localcontext(EXACT):
+        number = number.normalize()
+        return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number
 
 
 def at_ms(ms) -> datetime | None:

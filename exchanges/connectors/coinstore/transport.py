@@ -4,6 +4,12 @@ Every Coinstore answer is ``{"code": ..., "message"|"msg": ..., "data": ...}``; 
 string) is success. Numbers are parsed with ``parse_float=Decimal`` so no value ever passes
 through a float. Messages are built from the venue's answer only, with the credentials scrubbed
 out in case the venue ever echoes them; headers are never logged.
+
+Each request calls the connector's ``before_request`` hook first (the guard's throttle) and is
+bounded in total by the timeout: the body is streamed and every socket read may take only the
+time left, so a venue trickling its answer cannot hold a call past it. The residual: connecting
+and reading the status line and headers are bounded per socket read only (requests offers no
+total bound there); headers are a few hundred bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 
 from exchanges.connectors.base import Credentials
 from exchanges.connectors.coinstore.signing import signature
@@ -58,6 +65,7 @@ CODE_SIGNATURE_FAILED = "401"
 CODE_QUANTITY_PRECISION = "3104"
 CODE_AMOUNT_PRECISION = "3106"
 CODE_INSUFFICIENT_FUNDS = "1101"
+CHUNK_BYTES = 65536
 
 
 def with_code(error: ExchangeError, code: str) -> ExchangeError:
@@ -66,8 +74,44 @@ def with_code(error: ExchangeError, code: str) -> ExchangeError:
     return error
 
 
+def read_within(response: requests.Response, deadline: float, clock: Callable[[], float] = time.monotonic) -> bytes:
+    """The streamed ``response``'s whole (decoded) body, read before ``deadline`` (``clock`` time).
+
+    Every socket read may take only the time left. Failures leave as requests' own exceptions
+    (ReadTimeout once the deadline passes), so callers map them like any other request failure.
+    The connection goes back to the pool only when the body was read whole.
+    """
+    raw = response.raw
+    sock = getattr(raw.connection, "sock", None)
+    chunks = []
+    try:
+        while True:
+            left = deadline - clock()
+            if left <= 0:
+                raise requests.ReadTimeout("the whole answer did not arrive in time")
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = raw.read1(CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except requests.RequestException:  # before OSError: requests' exceptions are OSErrors
+        response.close()
+        raise
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
+        response.close()
+        raise requests.ReadTimeout("the answer stalled") from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        response.close()
+        raise requests.ConnectionError(type(exc).__name__) from None
+    raw.release_conn()
+    return b"".join(chunks)
+
+
 class CoinstoreHttp:
     """A requests Session that signs and sends one Coinstore call at a time."""
+
+    before_request: Callable[[], None] | None = None  # set through Connector.before_request
 
     def __init__(
         self,
@@ -115,9 +159,14 @@ class CoinstoreHttp:
         }
 
     def _send(self, method: str, path: str, url: str, headers: dict, body: bytes | None):
+        if self.before_request is not None:
+            self.before_request()
         started = time.monotonic()
         try:
-            response = self.session.request(method, url, headers=headers, data=body, timeout=self.timeout)
+            response = self.session.request(
+                method, url, headers=headers, data=body, timeout=self.timeout, stream=True
+            )
+            content = read_within(response, started + self.timeout[1])
         except requests.Timeout:
             logger.warning("coinstore %s %s timed out after %.2fs", method, path, time.monotonic() - started)
             raise ExchangeTimeout(TIMED_OUT, exchange=EXCHANGE, path=path) from None
@@ -127,11 +176,10 @@ class CoinstoreHttp:
         logger.debug(
             "coinstore %s %s -> HTTP %s in %.3fs", method, path, response.status_code, time.monotonic() - started
         )
-        return self._data(path, response)
+        return self._data(path, response.status_code, content)
 
-    def _data(self, path: str, response: requests.Response):
-        status = response.status_code
-        answer = _envelope(response.content)
+    def _data(self, path: str, status: int, content: bytes):
+        answer = _envelope(content)
         if status == 429:
             raise RateLimited(RATE_LIMITED, exchange=EXCHANGE, exchange_code="429", path=path)
         if status >= 500:

@@ -1,11 +1,19 @@
 """Solana JSON-RPC through solana-py's ``Client``, every failure mapped to a domain error.
 
-Error messages never carry the RPC URL: hosted endpoints put their API key in it.
+Error messages never carry the RPC URL: hosted endpoints put their API key in it. Every RPC
+call first calls the connector's ``before_request`` hook (the guard's throttle).
+
+Time bound: httpx times each connect, write and socket read, and a pooled connection wait, with
+``timeout_s``; on top, the answer's body must arrive whole within ``timeout_s`` of the request
+(checked as each chunk arrives). The residual: a node trickling its status line and headers, or
+stalling mid-body, can hold a call up to one more ``timeout_s`` (one socket read) past that.
 """
 
 from __future__ import annotations
 
 import ssl
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,12 +63,43 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that must arrive whole before ``deadline`` (monotonic)."""
+
+    def __init__(self, stream: httpx.SyncByteStream, request: httpx.Request, deadline: float):
+        self._stream, self._request, self._deadline = stream, request, deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout("the whole answer did not arrive in time", request=self._request)
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport with a total bound on each response: ``total_s`` from the request."""
+
+    def __init__(self, total_s: float, **kwargs):
+        super().__init__(**kwargs)
+        self.total_s = total_s
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self.total_s
+        response = super().handle_request(request)
+        response.stream = _DeadlineStream(response.stream, request, deadline)
+        return response
+
+
 class _SharedTlsProvider(HTTPProvider):
     """solana-py's HTTP provider, with its httpx session built on the process's TLS context."""
 
     def __init__(self, endpoint: str, timeout_s: float):
         super(HTTPProvider, self).__init__(endpoint, None)
-        self.session = httpx.Client(timeout=timeout_s, verify=_tls_context())
+        self.transport = _DeadlineTransport(timeout_s, verify=_tls_context())
+        self.session = httpx.Client(timeout=timeout_s, transport=self.transport)
 
 
 class _Client(Client):
@@ -71,6 +110,8 @@ class _Client(Client):
 
 class SolanaRpc:
     """The few RPC calls the Jupiter connector makes, each bounded by ``timeout_s``."""
+
+    before_request: Callable[[], None] | None = None  # set through Connector.before_request
 
     def __init__(self, url: str, timeout_s: float):
         self._client = _Client(url, timeout_s)
@@ -83,12 +124,16 @@ class SolanaRpc:
     @timeout_s.setter
     def timeout_s(self, value: float) -> None:
         self._timeout_s = value
-        self._client._provider.session.timeout = httpx.Timeout(value)  # solana-py fixes it at construction
+        provider = self._client._provider
+        provider.session.timeout = httpx.Timeout(value)  # solana-py fixes it at construction
+        provider.transport.total_s = value
 
     def close(self) -> None:
         self._client._provider.session.close()
 
     def _call(self, what: str, fn, *args, **kwargs):
+        if self.before_request is not None:
+            self.before_request()
         try:
             answer = fn(*args, **kwargs)
         except SolanaRpcException as exc:

@@ -1,9 +1,20 @@
-"""Jupiter's swap API over HTTP: ``GET /quote`` and ``POST /swap``, failures as domain errors."""
+"""Jupiter's swap API over HTTP: ``GET /quote`` and ``POST /swap``, failures as domain errors.
+
+Every request first calls the connector's ``before_request`` hook (the guard's throttle) and is
+bounded in total by ``timeout_s``: the body is streamed and each socket read may take only the
+time left (connecting and the headers remain bounded per socket read).
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
+
 import requests
 
+# The one streamed, deadline-bound body reader (requests-based, venue-neutral).
+from exchanges.connectors.coinstore.transport import read_within
 from exchanges.errors import (
     AuthenticationFailed,
     ExchangeError,
@@ -17,6 +28,8 @@ from .tokens import EXCHANGE
 
 
 class JupiterApi:
+    before_request: Callable[[], None] | None = None  # set through Connector.before_request
+
     def __init__(self, base_url: str, timeout_s: float):
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
@@ -56,15 +69,21 @@ class JupiterApi:
         return swap
 
     def _request(self, method: str, path: str, **kwargs) -> dict:
+        if self.before_request is not None:
+            self.before_request()
+        started = time.monotonic()
         try:
-            response = self._session.request(method, self.base_url + path, timeout=self.timeout_s, **kwargs)
+            response = self._session.request(
+                method, self.base_url + path, timeout=self.timeout_s, stream=True, **kwargs
+            )
+            content = read_within(response, started + self.timeout_s)
         except requests.Timeout:
             raise ExchangeTimeout(f"Jupiter did not answer {path} within {self.timeout_s}s", exchange=EXCHANGE) from None
         except requests.RequestException as exc:
             raise ExchangeUnavailable(f"Jupiter unreachable for {path} ({type(exc).__name__})", exchange=EXCHANGE) from None
         status = response.status_code
         try:
-            payload = response.json()
+            payload = json.loads(content)
         except ValueError:
             payload = None
         if status == 429:
