@@ -13,7 +13,11 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal
+
+
+# Python's default context keeps 28 digits; 18-decimal amounts with large integer parts need more.
+EXACT = Context(prec=100)
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class AssetBalance:
 
     @property
     def total(self) -> Decimal:
-        return self.available + self.locked
+        return EXACT.add(self.available, self.locked)
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class Ticker:
     @property
     def mid(self) -> Decimal | None:
         if self.bid is not None and self.ask is not None:
-            return (self.bid + self.ask) / 2
+            return EXACT.divide(EXACT.add(self.bid, self.ask), 2)
         return None
 
 

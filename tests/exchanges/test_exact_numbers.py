@@ -108,3 +108,14 @@ def test_minimum_notional_is_checked_on_the_exact_product():
         quantize_order(market, request)
 
     assert caught.value.code == "below_min_notional"
+
+
+def test_balance_total_and_ticker_mid_keep_every_digit():
+    from datetime import datetime, timezone
+
+    from exchanges.connectors.base import AssetBalance, Ticker
+
+    big = Decimal("123456789012.123456789012345678")
+    assert AssetBalance("SHARP", big, Decimal("1e-18")).total == Decimal("123456789012.123456789012345679")
+    ticker = Ticker("SHARP/USDT", big, Decimal("123456789012.123456789012345680"), None, datetime.now(timezone.utc))
+    assert ticker.mid == Decimal("123456789012.123456789012345679")

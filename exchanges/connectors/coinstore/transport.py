@@ -22,10 +22,10 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import requests
-import urllib3
 
 from exchanges.connectors.base import Credentials
 from exchanges.connectors.coinstore.signing import signature
+from exchanges.connectors.http import read_within
 from exchanges.errors import (
     AuthenticationFailed,
     ExchangeError,
@@ -65,47 +65,12 @@ CODE_SIGNATURE_FAILED = "401"
 CODE_QUANTITY_PRECISION = "3104"
 CODE_AMOUNT_PRECISION = "3106"
 CODE_INSUFFICIENT_FUNDS = "1101"
-CHUNK_BYTES = 65536
 
 
 def with_code(error: ExchangeError, code: str) -> ExchangeError:
     """Give one error instance a more precise stable ``code`` than its class default."""
     error.code = code
     return error
-
-
-def read_within(response: requests.Response, deadline: float, clock: Callable[[], float] = time.monotonic) -> bytes:
-    """The streamed ``response``'s whole (decoded) body, read before ``deadline`` (``clock`` time).
-
-    Every socket read may take only the time left. Failures leave as requests' own exceptions
-    (ReadTimeout once the deadline passes), so callers map them like any other request failure.
-    The connection goes back to the pool only when the body was read whole.
-    """
-    raw = response.raw
-    sock = getattr(raw.connection, "sock", None)
-    chunks = []
-    try:
-        while True:
-            left = deadline - clock()
-            if left <= 0:
-                raise requests.ReadTimeout("the whole answer did not arrive in time")
-            if sock is not None:
-                sock.settimeout(left)
-            chunk = raw.read1(CHUNK_BYTES, decode_content=True)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except requests.RequestException:  # before OSError: requests' exceptions are OSErrors
-        response.close()
-        raise
-    except (urllib3.exceptions.TimeoutError, TimeoutError):
-        response.close()
-        raise requests.ReadTimeout("the answer stalled") from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        response.close()
-        raise requests.ConnectionError(type(exc).__name__) from None
-    raw.release_conn()
-    return b"".join(chunks)
 
 
 class CoinstoreHttp:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import requests
 
 # The one streamed, deadline-bound body reader (requests-based, venue-neutral).
-from exchanges.connectors.coinstore.transport import read_within
+from exchanges.connectors.http import read_within
 from exchanges.errors import (
     AuthenticationFailed,
     ExchangeError,
