@@ -170,7 +170,10 @@ class Connector(abc.ABC):
     def fetch_order(self, symbol: str, exchange_order_id: str = "", client_order_id: str = "") -> OrderInfo: ...
 
     @abc.abstractmethod
-    def fetch_my_trades(self, symbol: str, since: datetime | None = None, limit: int = 500) -> list[TradeFill]: ...
+    def fetch_my_trades(self, symbol: str, since: datetime | None = None, limit: int = 500) -> list[TradeFill]:
+        """Every fill at or after ``since``, oldest first, up to ``limit``, so a caller can page
+        forward; or ExchangeError(code="too_many_trades") when the venue cannot reach back that
+        far. Never a silent partial list: the ledger's cursor moves past whatever is returned."""
 
     def market(self, symbol: str) -> Market:
         from exchanges.errors import InvalidOrder

@@ -14,13 +14,17 @@ from bots.models import Bot
 from exchanges.errors import ExchangeError
 from ledger.models import TradeSyncCursor
 from ledger.services.ingest import ingest_trades
+from pipelabs.logging import scrub
 
 logger = logging.getLogger(__name__)
 
 PAGE_LIMIT = 500
 MAX_PAGES = 10_000
+# A full page of fills at one instant is re-read with a larger limit up to this, never stepped past.
+MAX_PAGE_LIMIT = 64 * PAGE_LIMIT
 # Re-read a little before the cursor: a fill stamped just before the last one may land late.
 CURSOR_OVERLAP = timedelta(minutes=5)
+STUCK_AT_ONE_INSTANT = "More than {count} fills at {at}; cannot page past them without losing some"
 
 
 @dataclass
@@ -39,55 +43,77 @@ def sync_trades(
     page_limit: int = PAGE_LIMIT,
     progress: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:
-    """Fetch the bot's fills from ``since`` (default: a little before its cursor) up to ``until``.
+    """Fetch the bot's fills from ``since`` up to ``until`` and store them.
 
-    Each page is fetched outside any transaction and ingested in its own short one, so an error
-    part-way keeps what was stored; the error is recorded on the cursor and raised.
+    ``since`` defaults to a little before the cursor or, on the first sync, a little before the
+    bot was created (its fills cannot predate it; the sync_trades command's --since reaches older,
+    imported history). Each page is fetched outside any transaction and ingested in its own short
+    one, so an error part-way keeps what was stored. The cursor moves only forward and only over
+    fills stored without a gap: never when this read began after it. Any error is recorded on
+    the cursor (``last_error``) and raised.
     """
     from exchanges.registry import connector_for  # the exchange layer; imported late on purpose
 
     cursor, _ = TradeSyncCursor.objects.get_or_create(bot=bot)
-    start = since
-    if start is None and cursor.last_trade_at is not None:
-        start = cursor.last_trade_at - CURSOR_OVERLAP
+    covered_to = cursor.last_trade_at or bot.created_at - CURSOR_OVERLAP
+    start = since if since is not None else (cursor.last_trade_at or bot.created_at) - CURSOR_OVERLAP
+    # A read that begins after the point the cursor stands for leaves fills between them unread.
+    contiguous = start <= covered_to
     result = SyncResult()
-    connector = connector_for(bot.account)
+    limit = page_limit
+    connector = None
     try:
+        connector = connector_for(bot.account)
         while result.pages < MAX_PAGES:
-            fills = connector.fetch_my_trades(bot.symbol, since=start, limit=page_limit)
+            fills = connector.fetch_my_trades(bot.symbol, since=start, limit=limit)
             result.pages += 1
             result.fetched += len(fills)
-            kept = [f for f in fills if (since is None or f.traded_at >= since) and (until is None or f.traded_at <= until)]
+            kept = [f for f in fills if f.traded_at >= start and (until is None or f.traded_at <= until)]
             result.new += ingest_trades(bot, kept)
             if kept:
                 newest = max(f.traded_at for f in kept)
                 result.last_trade_at = max(newest, result.last_trade_at or newest)
             if progress is not None:
                 progress(result)
-            if len(fills) < page_limit:
+            if len(fills) < limit:
                 break
             newest = max(f.traded_at for f in fills)
             if until is not None and newest > until:
                 break
-            # A full page of one millisecond would repeat forever: step past it.
-            start = newest if start is None or newest > start else start + timedelta(milliseconds=1)
-    except ExchangeError as exc:
-        _record(cursor, result, error=str(exc))
+            if newest > start:
+                # Inclusive: fills of the newest instant cut off by the limit are read next time.
+                start, limit = newest, page_limit
+            elif limit < MAX_PAGE_LIMIT:
+                limit *= 2  # a full page of one instant: read it whole rather than step past it
+            else:
+                raise ExchangeError(
+                    STUCK_AT_ONE_INSTANT.format(count=len(fills), at=newest.isoformat()),
+                    exchange=bot.account.exchange, code="too_many_trades",
+                )
+    except Exception as exc:
+        _record(cursor, result.last_trade_at if contiguous else None, error=_error_text(exc))
         raise
     finally:
-        connector.close()
-    _record(cursor, result, error="")
+        if connector is not None:
+            connector.close()
+    _record(cursor, result.last_trade_at if contiguous else None, error="")
     return result
 
 
-def _record(cursor: TradeSyncCursor, result: SyncResult, *, error: str) -> None:
+def _error_text(exc: Exception) -> str:
+    # Domain errors carry the venue's (masked) words; anything else says what it was too.
+    text = str(exc) if isinstance(exc, ExchangeError) else f"{type(exc).__name__}: {exc}"
+    return scrub(text)[:2000] or type(exc).__name__
+
+
+def _record(cursor: TradeSyncCursor, last_trade_at: datetime | None, *, error: str) -> None:
     now = timezone.now()
     if error:
         TradeSyncCursor.objects.filter(pk=cursor.pk).update(last_error=error, updated_at=now)
     else:
         TradeSyncCursor.objects.filter(pk=cursor.pk).update(last_synced_at=now, last_error="", updated_at=now)
-    if result.last_trade_at is not None:
+    if last_trade_at is not None:
         # Only forward: a backfill of an old range must not move the cursor back.
         TradeSyncCursor.objects.filter(pk=cursor.pk).filter(
-            Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=result.last_trade_at)
-        ).update(last_trade_at=result.last_trade_at)
+            Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=last_trade_at)
+        ).update(last_trade_at=last_trade_at)

@@ -9,7 +9,7 @@ import pytest
 from exchanges.connectors.ccxt import connector as ccxt_connector
 from exchanges.connectors.base import Credentials, OrderRequest
 from exchanges.connectors.ccxt import CcxtConnector
-from exchanges.errors import ExchangeError, InvalidOrder, OrderNotFound
+from exchanges.errors import ExchangeError, ExchangeUnavailable, InvalidOrder, OrderNotFound
 from tests.fakes.bitmart import DEFAULT_SYMBOLS, FakeBitmart
 
 KEY, SECRET, MEMO = "bm-key-7f3a9c2e", "bm-secret-5d8e1b4a", "bm-memo-3c6f"
@@ -308,3 +308,40 @@ def test_any_ccxt_exchange_can_be_aimed_at_another_url():
 
     assert set(leaves(connector._exchange.urls["api"])) == {"http://127.0.0.1:9"}
     assert KEY not in repr(connector)
+
+
+@pytest.mark.parametrize("missing", ["tradeId", "createTime"])
+def test_a_fill_without_an_id_or_a_time_is_an_error_not_a_made_up_value(rich_fake, missing):
+    connector = connect(rich_fake)
+    placed = connector.create_order(buy("1000", "0.0123"))
+    start_ms = 1_780_000_000_000
+    rich_fake.fill(placed.exchange_order_id, "100", at_ms=start_ms)
+    broken = rich_fake.fill(placed.exchange_order_id, "100", at_ms=start_ms + 10)
+    broken.pop(missing)
+    broken.pop("updateTime")
+
+    # ccxt itself trips over a trade without a time (it sorts by it): a domain error all the same.
+    with pytest.raises(ExchangeUnavailable, match="without a trade id" if missing == "tradeId" else "nexpected"):
+        connector.fetch_my_trades("SHARP/USDT", since=datetime.fromtimestamp(start_ms / 1000, timezone.utc))
+
+
+@pytest.mark.parametrize("timestamp", [None, 0])
+def test_a_parsed_trade_without_a_time_is_not_stamped_1970(fake, timestamp):
+    trade = {"id": "t1", "order": "o1", "symbol": "SHARP/USDT", "side": "buy", "amount": "1", "price": "1",
+             "cost": "1", "fee": {"cost": "0", "currency": "USDT"}, "timestamp": timestamp}
+
+    with pytest.raises(ExchangeUnavailable, match="without a time"):
+        connect(fake)._fill_from(trade, "SHARP/USDT")
+
+
+def test_more_trades_in_one_millisecond_than_a_page_raise_rather_than_hide(rich_fake):
+    connector = connect(rich_fake)
+    placed = connector.create_order(buy("10000", "0.05"))
+    start_ms = 1_780_000_000_000
+    for _ in range(ccxt_connector.TRADES_PAGE + 1):
+        rich_fake.fill(placed.exchange_order_id, "1", at_ms=start_ms + 5)
+
+    with pytest.raises(ExchangeError) as caught:
+        connector.fetch_my_trades("SHARP/USDT", since=datetime.fromtimestamp(start_ms / 1000, timezone.utc))
+
+    assert caught.value.code == "too_many_trades"

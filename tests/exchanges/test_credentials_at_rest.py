@@ -18,6 +18,7 @@ from exchanges import services
 from exchanges.services import save_credentials
 from pipelabs.logging import ContextFilter, PipelabsJsonFormatter, ScrubFilter
 from tests.factories import ExchangeAccountFactory
+from tests.fakes.bitmart import FakeBitmart
 
 pytestmark = pytest.mark.django_db
 API_KEY = "ak-live-7f3c9e21b04d4a5f"
@@ -145,20 +146,27 @@ def test_credentials_under_an_unknown_key_are_a_readable_error_without_the_token
 
 
 def test_secrets_never_reach_logs_or_error_messages(key, all_logs):
-    account = ExchangeAccountFactory(exchange="paper", options={"paper": {"markets": {"NOSLASH": {}}}})
-    save_credentials(account, api_key=API_KEY, secret=SECRET, memo=MEMO)
-    credentials = credentials_for(account)
-    logging.getLogger("exchanges.test").warning("venue answered: %s", f"bad signature for {SECRET}")
-    ok, message = services.test_credentials(account)
-    call_command("rotate_keys", stdout=io.StringIO())
-    errors = []
-    try:
-        connector_for(account).load_markets()
-    except ExchangeError as exc:
-        errors.append(f"{exc} {exc!r} {exc.fields}")
+    with FakeBitmart(API_KEY, SECRET, MEMO) as venue:
+        # BitMart refuses the key and quotes it back in its answer.
+        venue.reject("/spot/v1/wallet", 30002, "Header X-BM-KEY {api_key} not found", http_status=401, times=None)
+        account = ExchangeAccountFactory(exchange="bitmart", options={"api_url": venue.url})
+        save_credentials(account, api_key=API_KEY, secret=SECRET, memo=MEMO)
+        credentials = credentials_for(account)
+        logging.getLogger("exchanges.test").warning("venue answered: %s", f"bad signature for {SECRET}")
+        ok, message = services.test_credentials(account)
+        call_command("rotate_keys", stdout=io.StringIO())
+        errors = []
+        try:
+            connector_for(account).fetch_balance()
+        except ExchangeError as exc:
+            errors.append(f"{exc} {exc!r} {exc.fields}")
+        signed = venue.requests_to("/spot/v1/wallet")
 
+    assert len(signed) == 2 and all(r.headers.get("X-BM-KEY") == API_KEY for r in signed)  # the key went out
+    assert ok is False and "X-BM-KEY" in message and "not found" in message  # the venue's words came back
+    assert errors and "X-BM-KEY" in errors[0] and "***" in errors[0]
     logged = all_logs()
-    assert "venue answered" in logged and errors
+    assert "venue answered" in logged
     json_lines = logged.split("\n")
     assert any("venue answered: bad signature for ***" in line for line in json_lines)  # the JSON handler masks
     text = "\n".join(line for line in json_lines if "venue answered" not in line)  # our own lines, unmasked

@@ -16,6 +16,7 @@ from exchanges.connectors.jupiter.connector import BAD_KEY, NO_SIGNING_KEY, WRON
 from exchanges.connectors.jupiter.settlement import FOREIGN_PAYER
 from exchanges.errors import (
     AuthenticationFailed,
+    ExchangeError,
     ExchangeTimeout,
     ExchangeUnavailable,
     InsufficientFunds,
@@ -453,3 +454,39 @@ def test_fake_jupiter_refuses_a_swap_body_of_the_wrong_shape(rpc, jupiter, walle
     assert requests.post(f"{jupiter.url}/swap", json=body, timeout=2).status_code == 200
     response = requests.post(f"{jupiter.url}/swap", json={**body, **change}, timeout=2)
     assert response.status_code == 400 and response.json()["error"]
+
+
+def test_fetch_my_trades_that_cannot_reach_the_cursor_raises_rather_than_returning_some(
+    rpc, jupiter, wallet, usdc, monkeypatch
+):
+    monkeypatch.setattr("exchanges.connectors.jupiter.connector.SIGNATURES_PAGE", 2)
+    monkeypatch.setattr("exchanges.connectors.jupiter.connector.MAX_SIGNATURES_SCANNED", 2)
+    conn = make(rpc, jupiter, wallet, usdc)
+    for amount in ("0.1", "0.2", "0.3"):
+        conn.create_order(order("sell", amount, client_order_id=amount))
+
+    with pytest.raises(ExchangeError) as caught:
+        conn.fetch_my_trades("SOL/USDC", since=datetime.now(UTC) - timedelta(hours=1))
+
+    assert caught.value.code == "too_many_trades"
+    assert len(conn.fetch_my_trades("SOL/USDC", limit=2)) == 2  # the newest few need no walk back
+
+
+def test_a_swap_without_a_block_time_is_an_error_not_stamped_now(rpc, jupiter, wallet, usdc):
+    conn = make(rpc, jupiter, wallet, usdc)
+    placed = conn.create_order(order("sell", "0.5"))
+    rpc.sent[placed.exchange_order_id].block_time = None
+
+    with pytest.raises(ExchangeUnavailable, match="no block time"):
+        conn.fetch_my_trades("SOL/USDC", since=datetime.now(UTC) - timedelta(hours=1))
+
+
+def test_fetch_my_trades_stops_before_a_listed_swap_it_cannot_read_yet(rpc, jupiter, wallet, usdc):
+    conn = make(rpc, jupiter, wallet, usdc)
+    placed = [conn.create_order(order("sell", amount, client_order_id=amount)) for amount in ("0.1", "0.2", "0.3")]
+    rpc.unreadable.add(placed[1].exchange_order_id)
+    since = datetime.now(UTC) - timedelta(hours=1)
+
+    assert [f.order_id for f in conn.fetch_my_trades("SOL/USDC", since=since)] == [placed[0].exchange_order_id]
+    rpc.unreadable.clear()
+    assert len(conn.fetch_my_trades("SOL/USDC", since=since)) == 3

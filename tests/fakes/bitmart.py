@@ -162,7 +162,8 @@ class FakeBitmart(LocalServer):
         return fault
 
     def reject(self, path: str, code: int, message: str, *, http_status: int = 400, times: int | None = 1) -> Fault:
-        """Answer ``path`` with BitMart's error shape ``{"code": code, "message": message}``."""
+        """Answer ``path`` with BitMart's error shape ``{"code": code, "message": message}``;
+        ``{api_key}`` in the message becomes the request's X-BM-KEY (a venue echoing the request)."""
         return self.inject("reject", path=path, times=times, code=code, message=message, http_status=http_status)
 
     def clear_faults(self) -> None:
@@ -400,11 +401,12 @@ class FakeBitmart(LocalServer):
         start = int(body.get("startTime") or 0)
         end = int(body.get("endTime") or 2**62)
         limit = min(int(body.get("limit") or 200), 200)
-        rows = [t for t in self.trades if start <= int(t["createTime"]) <= end
+        # A row whose createTime a test removed is served in every range (a venue's broken row).
+        rows = [t for t in self.trades if (t.get("createTime") is None or start <= int(t["createTime"]) <= end)
                 and (not body.get("symbol") or t["symbol"] == body["symbol"])]
-        rows.sort(key=lambda t: (int(t["createTime"]), int(t["tradeId"])), reverse=True)  # newest first, as BitMart
-        return _ok([{**t, "createTime": int(t["createTime"]), "updateTime": int(t["updateTime"])} for t in rows[:limit]],
-                   message="success")
+        rows.sort(key=lambda t: (int(t.get("createTime") or 0), int(t.get("tradeId") or 0)), reverse=True)  # newest first
+        return _ok([{**t, **{name: int(t[name]) for name in ("createTime", "updateTime") if t.get(name) is not None}}
+                    for t in rows[:limit]], message="success")
 
 
 def _trace() -> str:
@@ -505,7 +507,11 @@ def _handler_for(fake: FakeBitmart):
                     answer.pop("message")
                 return self._answer(fault.http_status, answer)
             if fault and fault.kind == "reject":
-                return self._answer(*_error(fault.http_status, fault.code, fault.message))
+                # "{api_key}" in the message echoes the request's key back, as some venues do.
+                message = fault.message
+                if message and "{api_key}" in message:
+                    message = message.replace("{api_key}", self.headers.get("X-BM-KEY", ""))
+                return self._answer(*_error(fault.http_status, fault.code, message))
             self._answer(*fake.route(method, split.path, query, body))
 
         def _answer(self, status: int, answer: dict):

@@ -12,7 +12,9 @@ amount) and minimums, funds are locked and released, and fills are recorded for 
         connector = CoinstoreConnector(creds, base_url=fake.url)
 
 Faults: ``fake.delay_s`` (fixed latency per request), ``fake.fault`` = "hang" | "500" | "429" |
-"garbage" | "tamper" (a proxy altering the body after it was signed). Codes marked "fake's
+"garbage" | "tamper" (a proxy altering the body after it was signed) | "echo" (an error answer,
+code 500, to signed calls, whose message quotes the request's API key back, as a venue echoing a
+request would). Codes marked "fake's
 choice" are not documented by Coinstore; the connector does not rely on them.
 """
 
@@ -208,6 +210,9 @@ class FakeCoinstore(LocalServer):
             return 429, _json({"code": 429, "message": "too many visits", "data": None})
         if self.fault == "garbage":
             return 200, b'{"code": 0, "data": [tru'
+        key = {k.lower(): v for k, v in request.headers.items()}.get("x-cs-apikey")
+        if self.fault == "echo" and key:  # signed calls only: public ones carry no key to echo
+            return 200, _json(_error(500, f"system busy, retry later (request {request.path} by {key})"))
         if self.fault == "tamper" and request.body:
             # a proxy re-serialising the JSON (spaced separators, trailing newline) after signing
             request.body = json.dumps(json.loads(request.body)).encode() + b"\n"

@@ -84,6 +84,7 @@ class FakeSolanaRpc(LocalServer):
         self.hang_s = 5.0
         self.delay_s = 0.0  # every answer waits this long (latency benchmarks)
         self.never_confirm = False
+        self.unreadable: set[str] = set()  # listed by getSignaturesForAddress, null from getTransaction
         self.omit_token_amount = False  # getTokenAccountsByOwner without tokenAmount (a lean parser)
         self.skip_preflight = False  # land failing transactions (fee paid, err set) instead of refusing
         self.calls: list[tuple[str, list]] = []
@@ -413,7 +414,7 @@ class FakeSolanaRpc(LocalServer):
 
     def _rpc_getTransaction(self, signature, config=None):
         sent = self.sent.get(signature)
-        if sent is None or not self._is_confirmed(sent):
+        if sent is None or not self._is_confirmed(sent) or signature in self.unreadable:
             return None
         if (config or {}).get("maxSupportedTransactionVersion") is None:
             raise RpcError(-32015, "Transaction version (0) is not supported by the requesting client.")

@@ -31,6 +31,14 @@ class Clock:
         return self.at
 
 
+def paper_bot(account, clock: Clock):
+    """A bot that existed before the clock's first trade (a first sync reads from its creation)."""
+    bot = BotFactory(client=account.client, account=account, symbol="SOL/USDC")
+    type(bot).objects.filter(pk=bot.pk).update(created_at=clock.at)
+    bot.refresh_from_db()
+    return bot
+
+
 def balances(venue) -> dict[str, Decimal]:
     return {b.asset: b.total for b in venue.fetch_balance()}
 
@@ -38,8 +46,9 @@ def balances(venue) -> dict[str, Decimal]:
 @pytest.mark.django_db
 def test_flat_bot_realizes_exactly_its_quote_balance_change():
     account = ExchangeAccountFactory(exchange="paper", options=PAPER)
-    bot = BotFactory(client=account.client, account=account, symbol="SOL/USDC")
-    venue = PaperConnector(account, clock=Clock())
+    clock = Clock()
+    bot = paper_bot(account, clock)
+    venue = PaperConnector(account, clock=clock)
     before = balances(venue)
 
     for n, (side, amount) in enumerate([("buy", "1.5"), ("buy", "0.75"), ("sell", "1.0"), ("buy", "3.333"),
@@ -71,8 +80,9 @@ def test_open_position_is_marked_at_the_stored_mid():
     from ledger.services import refresh_prices
 
     account = ExchangeAccountFactory(exchange="paper", options=PAPER)
-    bot = BotFactory(client=account.client, account=account, symbol="SOL/USDC")
-    venue = PaperConnector(account, clock=Clock())
+    clock = Clock()
+    bot = paper_bot(account, clock)
+    venue = PaperConnector(account, clock=clock)
     before = balances(venue)
     for n, (side, amount) in enumerate([("buy", "2.0"), ("buy", "1.25"), ("sell", "0.5")]):
         venue.create_order(OrderRequest("SOL/USDC", side, "market", D(amount), f"op-{n}"))
@@ -98,8 +108,9 @@ def test_each_paper_account_is_marked_at_its_own_price():
         options = {"paper": {"markets": {"SOL/USDC": {**PAPER["paper"]["markets"]["SOL/USDC"], "price": price}},
                              "balances": PAPER["paper"]["balances"]}}
         account = ExchangeAccountFactory(exchange="paper", options=options)
-        bot = BotFactory(client=account.client, account=account, symbol="SOL/USDC")
-        PaperConnector(account, clock=Clock()).create_order(OrderRequest("SOL/USDC", "buy", "market", D("1"), "m-1"))
+        clock = Clock()
+        bot = paper_bot(account, clock)
+        PaperConnector(account, clock=clock).create_order(OrderRequest("SOL/USDC", "buy", "market", D("1"), "m-1"))
         sync_trades(bot)
         bots.append(bot)
     refresh_prices([b.pk for b in bots])

@@ -8,14 +8,17 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
+from bots.models import Bot
 from exchanges.connectors.base import Credentials, OrderRequest
 from exchanges.connectors.coinstore import CoinstoreConnector
+from exchanges.connectors.coinstore import connector as coinstore_connector
 from exchanges.connectors.paper import PaperConnector
-from exchanges.errors import ExchangeError
+from exchanges.errors import ExchangeError, ExchangeUnavailable
 from exchanges.services import save_credentials
 from ledger.models import BotTrade, PnlState, TradeSyncCursor
 from ledger.selectors import pnl_for_bot
 from ledger.services import sync_trades
+from ledger.services.sync import CURSOR_OVERLAP
 from tests.factories import BotFactory, ExchangeAccountFactory
 from tests.fakes.coinstore import FakeCoinstore, arrange_sharp_market
 
@@ -24,9 +27,12 @@ API_KEY = "CSKEY-ledger-0123456789"
 SECRET = "CSSECRET-ledger-9876543210"
 
 
+CLOCK_START = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
+
+
 class Clock:
     def __init__(self):
-        self.at = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
+        self.at = CLOCK_START
 
     def __call__(self):
         self.at += timedelta(seconds=5)
@@ -38,9 +44,17 @@ PAPER = {"paper": {"markets": {"SHARP/USDT": {"price": "0.0125", "price_step": "
                                               "depth_quote": "300", "step_ms": 3_600_000}}}}
 
 
+def created(bot, at):
+    """The bot as if created at ``at`` (created_at is set on insert)."""
+    Bot.objects.filter(pk=bot.pk).update(created_at=at)
+    bot.refresh_from_db()
+    return bot
+
+
 def paper_bot():
     account = ExchangeAccountFactory(exchange="paper", options=PAPER)
-    return BotFactory(client=account.client, account=account, symbol="SHARP/USDT")
+    bot = BotFactory(client=account.client, account=account, symbol="SHARP/USDT")
+    return created(bot, CLOCK_START - timedelta(hours=1))  # before the test's fills
 
 
 def paper_trade(account, clock, side, amount):
@@ -88,12 +102,46 @@ def test_backfill_keeps_only_the_requested_range_and_never_moves_the_cursor_back
     call_command("sync_trades", "--bot", str(bot.pk), "--since", "2026-03-04", "--until", "2026-03-04")
     assert BotTrade.objects.filter(bot=bot).count() >= 1
     assert all(t.traded_at.date().isoformat() == "2026-03-04" for t in BotTrade.objects.filter(bot=bot))
+    # The 2nd was never read: a cursor at the 4th would make the scheduled sync skip it for good.
+    assert TradeSyncCursor.objects.get(bot=bot).last_trade_at is None
+    sync_trades(bot)
     newest = TradeSyncCursor.objects.get(bot=bot).last_trade_at
+    assert newest == max(t.traded_at for t in BotTrade.objects.filter(bot=bot))
     call_command("sync_trades", "--all", "--since", "2026-03-01", "--until", "2026-03-02")
     out = capsys.readouterr().out
     assert "new of" in out and "page 1" in out
     assert TradeSyncCursor.objects.get(bot=bot).last_trade_at == newest
     assert {t.traded_at.date().isoformat() for t in BotTrade.objects.filter(bot=bot)} == {"2026-03-02", "2026-03-04"}
+
+
+@pytest.mark.django_db
+def test_backfill_starting_after_the_cursor_leaves_the_cursor_where_it_is():
+    bot = paper_bot()
+    clock = Clock()
+    paper_trade(bot.account, clock, "buy", "100")
+    sync_trades(bot)
+    cursor = TradeSyncCursor.objects.get(bot=bot).last_trade_at
+    clock.at += timedelta(days=1)
+    paper_trade(bot.account, clock, "buy", "100")  # 3 March: not read by the backfill below
+    clock.at += timedelta(days=1)
+    paper_trade(bot.account, clock, "buy", "100")
+    call_command("sync_trades", "--bot", str(bot.pk), "--since", "2026-03-04")
+    assert TradeSyncCursor.objects.get(bot=bot).last_trade_at == cursor
+    sync_trades(bot)
+    days = {t.traded_at.date().isoformat() for t in BotTrade.objects.filter(bot=bot)}
+    assert days == {"2026-03-02", "2026-03-03", "2026-03-04"}
+
+
+@pytest.mark.django_db
+def test_fills_before_the_bot_existed_are_not_its_own():
+    clock = Clock()
+    bot = paper_bot()
+    paper_trade(bot.account, clock, "buy", "100")
+    created(bot, clock.at + CURSOR_OVERLAP + timedelta(minutes=1))  # the account traded before the bot
+    clock.at += timedelta(hours=1)
+    paper_trade(bot.account, clock, "buy", "100")
+    sync_trades(bot)
+    assert {t.traded_at > bot.created_at for t in BotTrade.objects.filter(bot=bot)} == {True}
 
 
 @pytest.mark.django_db
@@ -130,11 +178,107 @@ def test_sync_reads_coinstore_fills_over_http_and_records_errors(coinstore, caps
     state = PnlState.objects.get(bot=bot)
     assert state.trade_count == 2
 
-    coinstore.fault = "500"
+    coinstore.fault = "echo"  # the venue's error quotes our API key back
     with pytest.raises(ExchangeError):
         sync_trades(bot)
-    assert TradeSyncCursor.objects.get(bot=bot).last_error
+    error = TradeSyncCursor.objects.get(bot=bot).last_error
+    assert "system busy" in error and "***" in error  # the venue's words, its echo of the key masked
+    assert API_KEY not in error
     with pytest.raises(CommandError, match="1 bot"):
         call_command("sync_trades", "--bot", str(bot.pk))
-    assert "exchange error exchange_unavailable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "exchange error exchange_unavailable" in err and "system busy" in err and API_KEY not in err
     assert API_KEY not in TradeSyncCursor.objects.get(bot=bot).last_error
+
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=dt_timezone.utc)
+T0_S = int(T0.timestamp())
+
+
+def coinstore_bot(fake, *, created_at=T0):
+    account = ExchangeAccountFactory(exchange="coinstore", options={"api_url": fake.url})
+    save_credentials(account, api_key=API_KEY, secret=SECRET)
+    return created(BotFactory(client=account.client, account=account, symbol="SHARP/USDT"), created_at)
+
+
+def fill_at(fake, seconds):
+    """One 1-SHARP fill of a fresh order per second in ``seconds`` (accountMatches, whole seconds)."""
+    venue = CoinstoreConnector(Credentials(api_key=API_KEY, secret=SECRET), base_url=fake.url, timeout_s=5)
+    seconds = list(seconds)
+    order = venue.create_order(OrderRequest("SHARP/USDT", "buy", "limit", D(max(len(seconds), 10)), "", D("0.01200")))
+    venue.close()
+    for second in seconds:
+        fake.fill(order.exchange_order_id, "1", match_time_s=second)
+
+
+@pytest.mark.django_db
+def test_first_sync_reads_every_fill_since_the_bot_was_created(coinstore):
+    bot = coinstore_bot(coinstore)
+    fill_at(coinstore, [T0_S - 86_400 + n for n in range(3)])  # the account's trading before the bot
+    fill_at(coinstore, [T0_S + 60 + n for n in range(120)])
+
+    result = sync_trades(bot, page_limit=50)
+
+    stored = BotTrade.objects.filter(bot=bot)
+    assert result.new == stored.count() == 120
+    assert min(t.traded_at for t in stored) == T0 + timedelta(seconds=60)
+    assert TradeSyncCursor.objects.get(bot=bot).last_trade_at == T0 + timedelta(seconds=179)
+
+
+@pytest.mark.django_db
+def test_sync_stores_more_fills_than_twenty_pages_of_a_hundred(coinstore):
+    bot = coinstore_bot(coinstore)
+    fill_at(coinstore, [T0_S + n for n in range(2_050)])
+
+    assert sync_trades(bot).new == BotTrade.objects.filter(bot=bot).count() == 2_050
+    assert TradeSyncCursor.objects.get(bot=bot).last_trade_at == T0 + timedelta(seconds=2_049)
+
+
+@pytest.mark.django_db
+def test_sync_that_cannot_reach_back_far_enough_raises_and_keeps_the_cursor(coinstore, monkeypatch):
+    monkeypatch.setattr(coinstore_connector, "TRADES_MAX_PAGES", 2)  # 200 fills per call at most
+    bot = coinstore_bot(coinstore)
+    fill_at(coinstore, [T0_S + n for n in range(250)])
+
+    with pytest.raises(ExchangeError) as caught:
+        sync_trades(bot)
+
+    assert caught.value.code == "too_many_trades"
+    cursor = TradeSyncCursor.objects.get(bot=bot)
+    assert cursor.last_trade_at is None and "cannot read back" in cursor.last_error
+    assert not BotTrade.objects.filter(bot=bot).exists()  # nothing half-read was taken for the whole
+
+
+@pytest.mark.django_db
+def test_a_full_page_of_fills_in_one_second_is_read_whole_not_stepped_past(coinstore):
+    bot = coinstore_bot(coinstore)
+    fill_at(coinstore, [T0_S + 60] * 5 + [T0_S + 61])
+
+    sync_trades(bot, page_limit=2)
+
+    assert BotTrade.objects.filter(bot=bot).count() == 6
+
+
+@pytest.mark.django_db
+def test_a_fill_without_a_trade_id_is_an_error_not_a_made_up_id(coinstore):
+    bot = coinstore_bot(coinstore)
+    fill_at(coinstore, [T0_S + 60, T0_S + 61])
+    for match in coinstore.matches:
+        for name in ("id", "tradeId", "matchId"):
+            match.pop(name)
+
+    with pytest.raises(ExchangeUnavailable, match="without a trade id"):
+        sync_trades(bot)
+
+    assert not BotTrade.objects.filter(bot=bot).exists()
+    assert "without a trade id" in TradeSyncCursor.objects.get(bot=bot).last_error
+
+
+@pytest.mark.django_db
+def test_an_account_without_credentials_is_recorded_on_the_cursor():
+    bot = BotFactory(symbol="SHARP/USDT", account=ExchangeAccountFactory(exchange="coinstore"))
+
+    with pytest.raises(ExchangeError):
+        sync_trades(bot)
+
+    assert "No API credentials" in TradeSyncCursor.objects.get(bot=bot).last_error

@@ -39,6 +39,9 @@ MARKETS_TTL_S = 600
 TRADES_PAGE = 200  # BitMart's largest page of own trades
 TRADES_MAX_PAGES = 25
 TOO_MANY_TRADES = "More than {count} trades since {since}; fetch from a later cursor."
+STUCK_PAGE = "{count} trades share one millisecond; cannot page past it."
+NO_TRADE_ID = "{exchange} sent a fill without a trade id"
+NO_TRADE_TIME = "{exchange} sent fill {trade_id} without a time"
 ORDER_ID_NEEDED = "Give an exchange order id or a client order id."
 
 ALREADY_CLOSED_CODES = {"bitmart": {"50030", "50031"}}  # cancel of a canceled / completed order
@@ -220,13 +223,18 @@ class CcxtConnector(Connector):
             page = self._call(self._exchange.fetch_my_trades, symbol, since_ms, page_size, params)
             fresh = [trade for trade in page if trade.get("id") not in seen]
             seen.update((trade.get("id"), trade) for trade in fresh)
-            if len(page) < page_size or not fresh:
+            if len(page) < page_size:
                 break
+            if not fresh:
+                # A full page of trades already seen: the rest hide behind it, unreachable.
+                raise errors.ExchangeError(STUCK_PAGE.format(count=len(page)), exchange=self.exchange_id,
+                                           code="too_many_trades")
             # Inclusive: the boundary millisecond is read twice and its trades dedupe by id.
             until = self._parse(lambda: min(trade["timestamp"] for trade in page))
         else:
             if walk_back:
-                raise errors.ExchangeError(TOO_MANY_TRADES.format(count=len(seen), since=since), exchange=self.exchange_id)
+                raise errors.ExchangeError(TOO_MANY_TRADES.format(count=len(seen), since=since), exchange=self.exchange_id,
+                                           code="too_many_trades")
         fills = self._parse(lambda: [self._fill_from(trade, symbol) for trade in seen.values()])
         fills = [fill for fill in fills if since is None or fill.traded_at >= since]
         fills.sort(key=lambda fill: (fill.traded_at, fill.exchange_trade_id))
@@ -295,10 +303,19 @@ class CcxtConnector(Connector):
         )
 
     def _fill_from(self, raw: dict, symbol: str) -> TradeFill:
+        # A made-up id ("None") would merge different fills on de-duplication; a made-up time misplaces one.
+        trade_id = raw.get("id")
+        if trade_id is None or str(trade_id).strip() == "":
+            raise errors.ExchangeUnavailable(NO_TRADE_ID.format(exchange=self.exchange_id), exchange=self.exchange_id)
+        traded_at = at_ms(raw.get("timestamp")) if raw.get("timestamp") else None  # 0 is no time either
+        if traded_at is None:
+            raise errors.ExchangeUnavailable(
+                NO_TRADE_TIME.format(exchange=self.exchange_id, trade_id=trade_id), exchange=self.exchange_id
+            )
         amount, price = dec(raw.get("amount"), Decimal(0)), dec(raw.get("price"), Decimal(0))
         fee = raw.get("fee") or {}
         return TradeFill(
-            exchange_trade_id=str(raw.get("id")),
+            exchange_trade_id=str(trade_id),
             order_id=str(raw.get("order") or ""),
             symbol=raw.get("symbol") or symbol,
             side=raw.get("side") or "",
@@ -307,7 +324,7 @@ class CcxtConnector(Connector):
             cost=dec(raw.get("cost")) or amount * price,
             fee=dec(fee.get("cost"), Decimal(0)),
             fee_currency=fee.get("currency") or "",
-            traded_at=at_ms(raw.get("timestamp")),
+            traded_at=traded_at,
         )
 
     def _call(self, method, *args):

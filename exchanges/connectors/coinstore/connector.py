@@ -26,7 +26,7 @@ from exchanges.connectors.base import (
     TradeFill,
 )
 from exchanges.connectors.coinstore import parsing
-from exchanges.connectors.coinstore.parsing import SymbolRules, dec
+from exchanges.connectors.coinstore.parsing import SymbolRules, dec, unexpected
 from exchanges.connectors.coinstore.transport import EXCHANGE, CoinstoreHttp, with_code
 from exchanges.errors import ExchangeError, InvalidOrder, OrderNotFound
 
@@ -35,7 +35,9 @@ DEFAULT_TIMEOUT_S = 10.0
 MARKETS_TTL_S = 3600
 DEPTH_LEVELS = (5, 10, 20, 50, 100)
 TRADES_PAGE_SIZE = 100
-TRADES_MAX_PAGES = 20
+# Bounds one fetch_my_trades walking back to ``since``: 10,000 fills, a busy bot's day and more.
+TRADES_MAX_PAGES = 100
+TOO_MANY_TRADES = "More than {count} Coinstore fills since {since}; cannot read back that far"
 
 # Rejection messages; callers branch on the error's ``code``, not on these.
 BELOW_MIN_AMOUNT = "Order amount {amount} is below the market minimum {minimum} after rounding to {step}"
@@ -53,6 +55,23 @@ def wire_text(value: Decimal) -> str:
 
 def rejected(code: str, message: str, **fields) -> InvalidOrder:
     return with_code(InvalidOrder(message, exchange=EXCHANGE, **fields), code)
+
+
+def rows_of(data) -> list[dict]:
+    """``data`` as the list of objects an answer promised (empty when absent)."""
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise unexpected(f"{type(data).__name__} where a list of rows belongs")
+    return data
+
+
+def object_of(data) -> dict:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise unexpected(f"{type(data).__name__} where an object belongs")
+    return data
 
 
 class CoinstoreConnector(Connector):
@@ -88,8 +107,11 @@ class CoinstoreConnector(Connector):
         """Symbol rules, cached for an hour (and dropped when Coinstore rejects a precision)."""
         fresh = self._markets_loaded_at is not None and time.monotonic() - self._markets_loaded_at < MARKETS_TTL_S
         if not fresh:
-            rows = self._http.post("/v2/public/config/spot/symbols", {}, signed=False) or []
-            rules = [parsing.parse_symbol(row) for row in rows]
+            rows = rows_of(self._http.post("/v2/public/config/spot/symbols", {}, signed=False))
+            try:
+                rules = [parsing.parse_symbol(row) for row in rows]
+            except KeyError as exc:
+                raise unexpected(f"a symbol without {exc}") from None
             self._rules_by_symbol = {r.market.symbol: r for r in rules}
             self._symbol_by_code = {r.market.exchange_symbol: r.market.symbol for r in rules}
             self._markets_loaded_at = time.monotonic()
@@ -108,7 +130,7 @@ class CoinstoreConnector(Connector):
     # --- market data ---------------------------------------------------------------------------
     def fetch_ticker(self, symbol: str) -> Ticker:
         code = self.market(symbol).exchange_symbol
-        rows = self._http.get("/v1/market/tickers", signed=False) or []
+        rows = rows_of(self._http.get("/v1/market/tickers", signed=False))
         for row in rows:
             if str(row.get("symbol", "")).upper() == code:
                 return Ticker(
@@ -123,16 +145,20 @@ class CoinstoreConnector(Connector):
     def fetch_order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         code = self.market(symbol).exchange_symbol
         levels = next((n for n in DEPTH_LEVELS if n >= depth), DEPTH_LEVELS[-1])
-        data = self._http.get(f"/v1/market/depth/{code}", [("depth", str(levels))], signed=False) or {}
+        data = object_of(self._http.get(f"/v1/market/depth/{code}", [("depth", str(levels))], signed=False))
 
         def side(rows):
+            if rows is not None and not (
+                isinstance(rows, list) and all(isinstance(row, list) and len(row) >= 2 for row in rows)
+            ):
+                raise unexpected("a depth side that is not a list of [price, amount] levels")
             return [(dec(row[0]), dec(row[1])) for row in (rows or [])][:depth]
 
         return OrderBook(symbol=symbol, bids=side(data.get("b")), asks=side(data.get("a")), at=datetime.now(UTC))
 
     # --- account -------------------------------------------------------------------------------
     def fetch_balance(self) -> list[AssetBalance]:
-        return parsing.parse_balances(self._http.post("/spot/accountList", {}) or [])
+        return parsing.parse_balances(rows_of(self._http.post("/spot/accountList", {})))
 
     # --- orders --------------------------------------------------------------------------------
     def create_order(self, request: OrderRequest) -> OrderInfo:
@@ -232,7 +258,7 @@ class CoinstoreConnector(Connector):
 
     def fetch_open_orders(self, symbol: str) -> list[OrderInfo]:
         code = self.market(symbol).exchange_symbol
-        rows = self._http.get("/v2/trade/order/active", [("symbol", code)]) or []
+        rows = rows_of(self._http.get("/v2/trade/order/active", [("symbol", code)]))
         return [parsing.parse_order(row, symbol) for row in rows if str(row.get("symbol", code)).upper() == code]
 
     def fetch_order(self, symbol: str, exchange_order_id: str = "", client_order_id: str = "") -> OrderInfo:
@@ -244,7 +270,7 @@ class CoinstoreConnector(Connector):
             raise rejected("bad_order", "fetch_order needs an exchange or a client order id", symbol=symbol)
         self.market(symbol)
         data = self._http.get("/v2/trade/order/orderInfo", params)
-        rows = data if isinstance(data, list) else [data] if data else []
+        rows = rows_of(data) if isinstance(data, list) else [object_of(data)] if data else []
         for row in rows:
             if str(row.get("ordStatus") or row.get("ordState") or "").upper() == "NOT_FOUND":
                 continue
@@ -257,19 +283,22 @@ class CoinstoreConnector(Connector):
         )
 
     def fetch_my_trades(self, symbol: str, since: datetime | None = None, limit: int = 500) -> list[TradeFill]:
-        """Own fills at or after ``since``, oldest first, at most ``limit``.
+        """Every own fill at or after ``since``, oldest first, the first ``limit`` of them; without
+        ``since``, the newest ``limit``.
 
         accountMatches pages newest first and has no time filter, so pages are read until one
-        reaches before ``since``. Its time is in whole seconds: fills in the cursor's own second
-        come again, and callers dedupe on ``exchange_trade_id``.
+        reaches before ``since``; when ``TRADES_MAX_PAGES`` pages do not, ExchangeError
+        ``too_many_trades`` is raised rather than an incomplete list. Its time is in whole seconds:
+        fills in the cursor's own second come again, and callers dedupe on ``exchange_trade_id``.
         """
         rules = self._rules(symbol)
         code = rules.market.exchange_symbol
-        size = max(1, min(limit, TRADES_PAGE_SIZE))
+        # Walking back to ``since`` reads full pages whatever the limit: fewer requests.
+        size = TRADES_PAGE_SIZE if since is not None else max(1, min(limit, TRADES_PAGE_SIZE))
         fills: dict[str, TradeFill] = {}
         for page in range(1, TRADES_MAX_PAGES + 1):
             params = [("symbol", code), ("pageNum", str(page)), ("pageSize", str(size))]
-            rows = self._http.get("/trade/match/accountMatches", params) or []
+            rows = rows_of(self._http.get("/trade/match/accountMatches", params))
             page_fills = [parsing.parse_fill(row, rules) for row in rows]
             for fill in page_fills:
                 if since is None or fill.traded_at >= since:
@@ -278,5 +307,11 @@ class CoinstoreConnector(Connector):
             enough = since is None and len(fills) >= limit
             if len(rows) < size or reached_since or enough:
                 break
+        else:
+            if since is not None:
+                raise ExchangeError(
+                    TOO_MANY_TRADES.format(count=len(fills), since=since.isoformat()),
+                    exchange=EXCHANGE, code="too_many_trades", symbol=symbol,
+                )
         ordered = sorted(fills.values(), key=lambda f: (f.traded_at, f.exchange_trade_id))
         return ordered[:limit] if since is not None else ordered[-limit:]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from exchanges.connectors.base import AssetBalance, Market, OrderInfo, TradeFill
+from exchanges.connectors.coinstore.transport import EXCHANGE
+from exchanges.errors import ExchangeUnavailable
 
 # accountList row types: 1 available, 4 frozen (locked in orders). Others are not spot funds.
 BALANCE_AVAILABLE = 1
@@ -22,6 +24,18 @@ ORDER_STATUS = {
     "PARTIAL_CANCELED": "canceled",
     "REJECTED": "rejected",
 }
+
+# No price, amount or balance is near 10**100 or 10**-100; beyond that sums would overflow.
+MAX_EXPONENT = 100
+
+# Messages tests check.
+UNEXPECTED = "Coinstore sent an unexpected answer: {what}"
+NO_TRADE_ID = "Coinstore sent a fill without a trade id"
+NO_TRADE_TIME = "Coinstore sent fill {trade_id} without a match time"
+
+
+def unexpected(what: str) -> ExchangeUnavailable:
+    return ExchangeUnavailable(UNEXPECTED.format(what=what), exchange=EXCHANGE)
 
 
 @dataclass(frozen=True)
@@ -39,22 +53,43 @@ class SymbolRules:
 
 
 def dec(value, default: Decimal | None = Decimal(0)) -> Decimal | None:
-    """A Decimal from a wire value (string, int or parse_float Decimal); ``default`` when empty."""
+    """A finite Decimal from a wire value (string, int or parse_float Decimal); ``default`` when
+    empty. Anything else (text, NaN, Infinity, a list) is ExchangeUnavailable, never a plain error."""
     if value is None or value == "":
         return default
-    return Decimal(str(value))
+    if isinstance(value, bool | dict | list):
+        raise unexpected(f"{type(value).__name__} where a number belongs")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise unexpected(f"{str(value)[:40]!r} is not a number") from None
+    if not number.is_finite() or (number and abs(number.adjusted()) > MAX_EXPONENT):
+        raise unexpected(f"{str(value)[:40]!r} is not a finite number in range")
+    return number
+
+
+def integer(value, default: int = 0) -> int:
+    """An int from a wire value (int or digit text); ``default`` when empty; else ExchangeUnavailable."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise unexpected(f"{type(value).__name__} where an integer belongs")
+    number = dec(value)
+    if number != number.to_integral_value():
+        raise unexpected(f"{str(value)[:40]!r} is not an integer")
+    return int(number)
 
 
 def step(decimals) -> Decimal:
     """10 ** -decimals: 0 -> 1, 4 -> 0.0001."""
-    return Decimal(1).scaleb(-int(decimals))
+    return Decimal(1).scaleb(-integer(decimals))
 
 
 def parse_symbol(row: dict) -> SymbolRules:
     base = str(row["tradeCurrencyCode"]).upper()
     quote = str(row["quoteCurrencyCode"]).upper()
-    price_decimals = int(row.get("tickSz") or 0)
-    amount_decimals = int(row.get("lotSz") or 0)
+    price_decimals = integer(row.get("tickSz"))
+    amount_decimals = integer(row.get("lotSz"))
     market = Market(
         symbol=f"{base}/{quote}",
         base=base,
@@ -87,7 +122,7 @@ def parse_balances(rows: list[dict]) -> list[AssetBalance]:
             continue
         available.setdefault(asset, Decimal(0))
         locked.setdefault(asset, Decimal(0))
-        kind = int(row.get("type", 0))
+        kind = integer(row.get("type"))
         if kind == BALANCE_AVAILABLE:
             available[asset] += dec(row.get("balance"))
         elif kind == BALANCE_FROZEN:
@@ -96,17 +131,25 @@ def parse_balances(rows: list[dict]) -> list[AssetBalance]:
 
 
 def from_ms(value) -> datetime | None:
-    if value in (None, "", 0):
+    number = integer(value)
+    if number <= 0:
         return None
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    return _at(Decimal(number) / 1000)
 
 
-def from_match_time(value) -> datetime:
-    """accountMatches' matchTime is documented in seconds; accept milliseconds too."""
-    number = int(value or 0)
-    if number > 10**11:
-        return datetime.fromtimestamp(number / 1000, tz=UTC)
-    return datetime.fromtimestamp(number, tz=UTC)
+def from_match_time(value) -> datetime | None:
+    """accountMatches' matchTime is documented in seconds; accept milliseconds too. None when absent."""
+    number = integer(value)
+    if number <= 0:
+        return None
+    return _at(Decimal(number) / 1000 if number > 10**11 else Decimal(number))
+
+
+def _at(seconds: Decimal) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(seconds), tz=UTC).replace(microsecond=int(seconds % 1 * 1_000_000))
+    except (OverflowError, OSError, ValueError):
+        raise unexpected(f"time {seconds} is out of range") from None
 
 
 def parse_order(row: dict, symbol: str) -> OrderInfo:
@@ -156,8 +199,15 @@ def parse_fill(row: dict, rules: SymbolRules) -> TradeFill:
         elif fee_currency_id and fee_currency_id == str(row.get("quoteCurrencyId", "")):
             fee_currency = market.quote
     side = {"1": "buy", "-1": "sell"}.get(str(row.get("side")), str(row.get("side", "")).lower())
+    # A made-up id would merge different fills on de-duplication; a made-up time would misplace one.
+    trade_id = row.get("id") or row.get("tradeId") or row.get("matchId")
+    if trade_id is None or str(trade_id).strip() == "":
+        raise ExchangeUnavailable(NO_TRADE_ID, exchange=EXCHANGE, order_id=str(row.get("orderId", "")))
+    traded_at = from_match_time(row.get("matchTime"))
+    if traded_at is None:
+        raise ExchangeUnavailable(NO_TRADE_TIME.format(trade_id=trade_id), exchange=EXCHANGE)
     return TradeFill(
-        exchange_trade_id=str(row.get("id") or row.get("tradeId") or row.get("matchId")),
+        exchange_trade_id=str(trade_id),
         order_id=str(row.get("orderId", "")),
         symbol=market.symbol,
         side=side,
@@ -166,5 +216,5 @@ def parse_fill(row: dict, rules: SymbolRules) -> TradeFill:
         cost=cost,
         fee=dec(row.get("fee")),
         fee_currency=fee_currency,
-        traded_at=from_match_time(row.get("matchTime")),
+        traded_at=traded_at,
     )

@@ -52,6 +52,8 @@ PRICE_STEP = Decimal("1e-12")
 MIN_QUOTE_UNITS = 1_000_000  # below this a nominal quote is too coarse to price with
 SIGNATURES_PAGE = 1_000  # the most getSignaturesForAddress returns
 MAX_SIGNATURES_SCANNED = 20_000  # bounds one call on a very busy wallet
+TOO_MANY_TRADES = "More than {count} wallet transactions since {since}; cannot read back that far"
+NO_TRADE_TIME = "Solana RPC gave no block time for swap {signature}"
 CONFIRMED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 
 
@@ -301,8 +303,10 @@ class JupiterConnector(Connector):
     def fetch_my_trades(self, symbol: str, since: datetime | None = None, limit: int = 500) -> list[TradeFill]:
         """The wallet's confirmed swaps of this pair at settled amounts, oldest first.
 
-        With ``since``: the first ``limit`` swaps at or after it, so a cursor advanced to the last
-        fill misses none. Without: among the newest ``limit`` successful transactions.
+        With ``since``: the first ``limit`` swaps at or after it (ExchangeError ``too_many_trades``
+        if that reaches back too far; stops before a listed transaction not readable yet), so a
+        cursor advanced to the last fill misses none. Without: among the newest ``limit``. A swap
+        without a block time is ExchangeUnavailable, never stamped "now".
         """
         base, quote = self._pair(symbol)
         base_dec, quote_dec = self._token_decimals(base), self._token_decimals(quote)
@@ -310,11 +314,16 @@ class JupiterConnector(Connector):
         for signature, seen_at in self._signatures_since(since, limit):
             confirmed = self.rpc.transaction(signature)
             if confirmed is None:
-                continue
+                break  # listed, not readable yet: a cursor at the last fill returned must not pass it
             settlement = settle(signature, confirmed, self.wallet)
             swap = swap_of(settlement, base.mint, quote.mint) if settlement.succeeded else None
             if swap is None:
                 continue
+            traded_at = settlement.block_time or seen_at
+            if traded_at is None:  # "now" would misplace the fill, and a cursor with it
+                raise ExchangeUnavailable(NO_TRADE_TIME.format(signature=signature), exchange=EXCHANGE)
+            if since is not None and traded_at < since:
+                continue  # listed without a time; its transaction says it is older
             fills.append(TradeFill(
                 exchange_trade_id=signature,
                 order_id=signature,
@@ -325,17 +334,20 @@ class JupiterConnector(Connector):
                 cost=from_units(swap.quote_units, quote_dec),
                 fee=from_units(settlement.fee_lamports, LAMPORTS_DECIMALS),
                 fee_currency="SOL",
-                traded_at=settlement.block_time or seen_at or datetime.now(UTC),
+                traded_at=traded_at,
             ))
             if len(fills) >= limit:
                 break
         return fills
 
     def _signatures_since(self, since: datetime | None, limit: int) -> list[tuple[str, datetime | None]]:
-        """Successful signatures touching the wallet, oldest first (the node pages newest first)."""
+        """Successful signatures touching the wallet, oldest first (the node pages newest first).
+        With ``since``: all at or after it, or ExchangeError ``too_many_trades`` past
+        MAX_SIGNATURES_SCANNED. Without: the newest ``limit``."""
         rows: list[tuple[str, datetime | None]] = []
         before = None
-        while len(rows) < MAX_SIGNATURES_SCANNED:
+        scanned = 0
+        while True:
             page = self.rpc.signatures(self.wallet, before=before, limit=SIGNATURES_PAGE)
             for row in page:
                 seen_at = datetime.fromtimestamp(row.block_time, UTC) if row.block_time else None
@@ -343,8 +355,16 @@ class JupiterConnector(Connector):
                     return rows[::-1]
                 if row.err is None:
                     rows.append((str(row.signature), seen_at))
+            scanned += len(page)
             if len(page) < SIGNATURES_PAGE or (since is None and len(rows) >= limit):
                 break
+            if scanned >= MAX_SIGNATURES_SCANNED:
+                if since is None:
+                    break
+                raise ExchangeError(
+                    TOO_MANY_TRADES.format(count=scanned, since=since.isoformat()), exchange=EXCHANGE,
+                    code="too_many_trades",
+                )
             before = str(page[-1].signature)
         return (rows if since is not None else rows[:limit])[::-1]
 

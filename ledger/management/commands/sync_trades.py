@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges.errors import ExchangeError
@@ -30,6 +31,10 @@ class Command(BaseCommand):
             except ExchangeError as exc:
                 failed += 1
                 self.stderr.write(f"{label}: exchange error {exc.code}: {exc}")
+                continue
+            except ValidationError as exc:  # the venue sent fills the ledger refuses (another pair, ...)
+                failed += 1
+                self.stderr.write(f"{label}: refused fills: {'; '.join(exc.messages)}")
                 continue
             self.stdout.write(self.style.SUCCESS(f"{label}: {result.new} new of {result.fetched} fetched"))
         if failed:
