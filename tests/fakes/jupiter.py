@@ -31,7 +31,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from spl.token import instructions as spl
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, send
 from tests.fakes.solana_rpc import FakeSolanaRpc
 
 SOL_MINT = "So11111111111111111111111111111111111111112"
@@ -126,14 +126,7 @@ class FakeJupiter(LocalServer):
 
     @staticmethod
     def _reply_raw(handler, status: int, payload: bytes) -> None:
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        send(handler, status, payload)
 
     # --- quote and swap ----------------------------------------------------------------------
     def _quote(self, query: dict) -> tuple[int, dict]:

@@ -10,6 +10,18 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def send(handler: BaseHTTPRequestHandler, status: int, payload: bytes, content_type: str = "application/json") -> None:
+    """Answer one request; a client that already gave up (a timeout test) is not an error."""
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 class LocalServer:
     server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
     url_path = ""  # appended to http://host:port, e.g. "/api"

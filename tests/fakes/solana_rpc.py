@@ -34,7 +34,7 @@ from solders.token.state import Mint, TokenAccount
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, send
 
 TOKEN_PROGRAM = TOKEN_PROGRAM_ID
 TOKEN_2022_PROGRAM = TOKEN_2022_PROGRAM_ID
@@ -210,14 +210,7 @@ class FakeSolanaRpc(LocalServer):
 
     @staticmethod
     def _reply(handler, status: int, payload: bytes) -> None:
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout test)
+        send(handler, status, payload)
 
     def _context(self) -> dict:
         return {"slot": self.slot, "apiVersion": "2.2.0"}
