@@ -1,6 +1,7 @@
 """Health endpoints. Plain Django views: they must answer even when the database does not."""
 
 import ipaddress
+import json
 import logging
 import time
 from urllib.parse import urlparse
@@ -9,17 +10,21 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Max, Q
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from bots.models import Bot
+from exchanges.connectors.http import read_within
 from pipelabs.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
 EGRESS_CACHE_KEY = "pipelabs:egress-ip"
+STALE_IDS_SHOWN = 100
 EGRESS_CACHE_S = 300
+EGRESS_FAILURE_CACHE_S = 30
 
 
 def _database_status() -> dict:
@@ -59,7 +64,13 @@ def health(request):
         body["status"] = "unhealthy"
         body["workers"] = {"alive": None, "last_seen_s": None}
         return JsonResponse(body, status=503)
-    body["workers"] = _workers_status(now)
+    try:
+        body["workers"] = _workers_status(now)
+    except Exception as exc:  # e.g. the release step's migrations have not run
+        connection.close_if_unusable_or_obsolete()
+        logger.error("health: worker heartbeat unreadable", exc_info=True)
+        body.update(status="unhealthy", workers={"alive": None, "error": type(exc).__name__})
+        return JsonResponse(body, status=503)
     if not body["workers"]["alive"]:
         body["status"] = "degraded"
     return JsonResponse(body)
@@ -72,21 +83,23 @@ def bot_runner(request):
         workers = _workers_status(now)
         running = Bot.objects.filter(status=Bot.Status.RUNNING)
         stale_before = now - timezone.timedelta(seconds=settings.BOT_STALE_AFTER_S)
-        stale = running.filter(heartbeat_at__isnull=True) | running.filter(heartbeat_at__lt=stale_before)
-        stale_ids = list(stale.order_by("id").values_list("id", flat=True)[:100])
-        newest_tick = running.order_by("-heartbeat_at").values_list("heartbeat_at", flat=True).first()
+        stale = running.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_before))
+        stale_count = stale.count()
+        stale_ids = list(stale.order_by("id").values_list("id", flat=True)[:STALE_IDS_SHOWN])
+        # NULLs sort first in a descending PostgreSQL order: a never-ticked bot must not hide the rest.
+        newest_tick = running.aggregate(newest=Max("heartbeat_at"))["newest"]
         running_count = running.count()
     except Exception as exc:
         connection.close_if_unusable_or_obsolete()
         logger.error("health: bot runner status unavailable", exc_info=True)
         return JsonResponse({"status": "unhealthy", "detail": f"Database unavailable ({type(exc).__name__})."}, status=503)
-    status = "healthy" if workers["alive"] and not stale_ids else "degraded"
+    status = "healthy" if workers["alive"] and not stale_count else "degraded"
     return JsonResponse(
         {
             "status": status,
             "workers": workers,
             "running_bots": running_count,
-            "stale_bots": len(stale_ids),
+            "stale_bots": stale_count,
             "stale_bot_ids": stale_ids,
             "last_tick_age_s": round((now - newest_tick).total_seconds(), 1) if newest_tick else None,
         }
@@ -95,14 +108,16 @@ def bot_runner(request):
 
 def _lookup_egress_ip() -> str:
     timeout = settings.EGRESS_IP_TIMEOUT_S
-    response = requests.get(settings.EGRESS_IP_URL, timeout=(timeout, timeout))
+    started = time.monotonic()
+    response = requests.get(settings.EGRESS_IP_URL, timeout=(timeout, timeout), stream=True)
+    # The whole answer within the timeout: a lookup service trickling bytes must not hold a worker.
+    body = read_within(response, started + timeout).decode("utf-8", "replace").strip()
     response.raise_for_status()
-    text = response.text.strip()
     try:
-        payload = response.json()
+        payload = json.loads(body)
     except ValueError:
         payload = None
-    value = payload.get("ip") if isinstance(payload, dict) else text
+    value = payload.get("ip") if isinstance(payload, dict) else body
     return str(ipaddress.ip_address(str(value).strip()))
 
 
@@ -114,7 +129,7 @@ def egress_ip(request):
     except Exception:
         cached = None
     if cached:
-        return JsonResponse(cached)
+        return JsonResponse(cached, status=503 if "detail" in cached else 200)
     source = urlparse(settings.EGRESS_IP_URL).netloc
     try:
         ip = _lookup_egress_ip()
@@ -132,4 +147,9 @@ def egress_ip(request):
             pass
         return JsonResponse(body)
     logger.warning("egress ip lookup failed: %s", reason)
-    return JsonResponse({"detail": f"Could not determine the egress IP: {reason}.", "code": "egress_ip_unavailable"}, status=503)
+    body = {"detail": f"Could not determine the egress IP: {reason}.", "code": "egress_ip_unavailable"}
+    try:  # briefly, so a slow lookup service is not asked again by every caller at once
+        cache.set(EGRESS_CACHE_KEY, body, EGRESS_FAILURE_CACHE_S)
+    except Exception:
+        pass
+    return JsonResponse(body, status=503)

@@ -135,3 +135,58 @@ def test_egress_ip_failure_is_503_never_500(client, settings, body, status):
         response = client.get("/egress-ip")
     assert response.status_code == 503
     assert response.json()["detail"].startswith("Could not determine the egress IP")
+
+
+@contextmanager
+def trickling_ip_service(interval_s: float):
+    """Answers headers at once, then one byte of the body every ``interval_s``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"ip": "203.0.113.7"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(interval_s)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.django_db
+def test_egress_ip_lookup_that_trickles_is_cut_at_its_timeout_and_not_retried_at_once(client, settings):
+    with trickling_ip_service(0.3) as url:
+        settings.EGRESS_IP_URL = url
+        settings.EGRESS_IP_TIMEOUT_S = 1.0
+        started = time.monotonic()
+        response = client.get("/egress-ip")
+        assert time.monotonic() - started < 2.5  # the answer would take 6 s
+        assert response.status_code == 503
+        started = time.monotonic()
+        assert client.get("/railway-ip").status_code == 503  # the failure is remembered briefly
+        assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.django_db
+def test_bot_runner_last_tick_ignores_bots_that_never_ticked(client):
+    now = timezone.now()
+    BotFactory(status=Bot.Status.RUNNING, heartbeat_at=None)
+    BotFactory(status=Bot.Status.RUNNING, heartbeat_at=now - timedelta(seconds=5))
+    body = client.get("/health/bot-runner").json()
+    assert 4 <= body["last_tick_age_s"] < 60
+    assert body["stale_bots"] == 1
