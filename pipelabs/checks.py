@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+MIN_SECRET_KEY_LENGTH = 32
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"}
 
 
@@ -41,6 +42,39 @@ def check_encryption_keys(app_configs=None, **kwargs):
     return errors
 
 
+def _valid_rate(rate: str) -> bool:
+    from django_ratelimit.core import _split_rate
+
+    try:
+        count, seconds = _split_rate(rate)
+    except Exception:
+        return False
+    return count > 0 and seconds > 0
+
+
+@checks.register("pipelabs")
+def check_limits_and_queue(app_configs=None, **kwargs):
+    """Values that would silently disable a protection rather than fail."""
+    errors = []
+    for var in ("API_RATE_LIMIT", "HEALTH_RATE_LIMIT"):
+        if not _valid_rate(getattr(settings, var)):
+            errors.append(checks.Error(
+                f"{var} is not a rate like 300/m.", hint=f"Set {var} to COUNT/PERIOD, e.g. 300/m or 50/5s.",
+                id="pipelabs.E009",
+            ))
+    if settings.PROXY_COUNT < 1:
+        errors.append(checks.Error(
+            "PROXY_COUNT must be 1 or more: 0 would trust the client-controlled end of the header.",
+            hint="Set PROXY_COUNT to the number of proxies in front of the app.", id="pipelabs.E010",
+        ))
+    if settings.Q_CLUSTER["timeout"] >= settings.Q_CLUSTER["retry"]:
+        errors.append(checks.Error(
+            "Q_TIMEOUT_S must be below Q_RETRY_S, or a slow task is retried while it still runs.",
+            hint="Lower Q_TIMEOUT_S or raise Q_RETRY_S.", id="pipelabs.E011",
+        ))
+    return errors
+
+
 @checks.register("pipelabs")
 def check_production_config(app_configs=None, **kwargs):
     if not settings.IS_PRODUCTION:
@@ -48,6 +82,11 @@ def check_production_config(app_configs=None, **kwargs):
     errors: list[checks.CheckMessage] = []
     if not settings.SECRET_KEY or settings.SECRET_KEY == settings.DEV_SECRET_KEY:
         errors.append(_missing("SECRET_KEY", "Sessions and CSRF tokens would be forgeable.", "pipelabs.E001"))
+    elif len(settings.SECRET_KEY) < MIN_SECRET_KEY_LENGTH or len(set(settings.SECRET_KEY)) < 8:
+        errors.append(checks.Error(
+            f"SECRET_KEY is too weak (fewer than {MIN_SECRET_KEY_LENGTH} characters or too few distinct ones).",
+            hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))'", id="pipelabs.E001",
+        ))
     if not settings.ENCRYPTION_KEYS:
         errors.append(_missing("ENCRYPTION_KEYS", "Exchange credentials cannot be stored safely.", "pipelabs.E002"))
     if not settings.ALLOWED_HOSTS or "*" in settings.ALLOWED_HOSTS:
@@ -78,6 +117,12 @@ def check_production_config(app_configs=None, **kwargs):
                     id="pipelabs.E006",
                 )
             )
+    if not settings.CLIENT_IP_HEADER:
+        errors.append(checks.Warning(
+            "CLIENT_IP_HEADER is not set: behind a proxy every client shares the proxy's rate limit.",
+            hint="Set CLIENT_IP_HEADER=X-Forwarded-For (and PROXY_COUNT) when a proxy fronts the app.",
+            id="pipelabs.W002",
+        ))
     # The seed only warned here: a database or Redis on the same host can be deliberate.
     for var, url in (
         ("DATABASE_URL", settings.DATABASE_URL),

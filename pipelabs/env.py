@@ -7,8 +7,28 @@ system broke on that, so names and values are stripped before settings read them
 import os
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 PRODUCTION = "production"
+_TRUE = {"true", "on", "ok", "y", "yes", "1"}
+_FALSE = {"false", "off", "n", "no", "0", ""}
+
+
+class Env(environ.Env):
+    """django-environ, but a bad value is an error naming its variable, never a bare traceback
+    or a silent False (``DEBUG=maybe``)."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        raw = self.ENVIRON.get(var)
+        if cast is bool and raw is not None and raw.strip().lower() not in _TRUE | _FALSE:
+            raise ImproperlyConfigured(f"{var} must be true or false.")
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ImproperlyConfigured:
+            raise
+        except (ValueError, TypeError) as exc:  # the value is not echoed: it may be a secret
+            kind = getattr(cast, "__name__", None) or type(exc).__name__
+            raise ImproperlyConfigured(f"{var} has an invalid value (expected {kind}).") from None
 
 
 def normalize_environ(environ_map=os.environ) -> None:
@@ -19,7 +39,9 @@ def normalize_environ(environ_map=os.environ) -> None:
     for raw_name in list(environ_map):
         name = raw_name.strip()
         value = environ_map[raw_name]
-        if name != raw_name:
+        if not name:  # a dashboard entry with no name: nothing can read it
+            del environ_map[raw_name]
+        elif name != raw_name:
             del environ_map[raw_name]
             environ_map.setdefault(name, value.strip())
         elif value != value.strip():

@@ -16,14 +16,19 @@ from pythonjsonlogger.json import JsonFormatter
 MASK = "***"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-_SECRET_NAMES = r"(?:api[_-]?key|apikey|secret|private[_-]?key|passphrase|password|token|memo|authorization|x-cs-sign|x-bm-sign|signature)"
+_SECRET_NAMES = (
+    r"(?:api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|private[_-]?key|passphrase|password"
+    r"|token|memo|authorization|x-(?:cs|bm)-(?:sign|apikey|key)|signature)"
+)
 _SECRET_PAIR = re.compile(
     rf"""(?ix)
-    (["']?{_SECRET_NAMES}["']?\s*[:=]\s*)   # name and separator
-    (?:bearer\s+)?
-    (["']?)([^\s"',;&}}]+)\2                # the value, quoted or bare
+    (["']?{_SECRET_NAMES}["']?\s*[:=]\s*)    # name and separator
+    (?: "[^"]*" | '[^']*'                      # a quoted value, spaces and commas included
+      | (?:bearer\s+)?[^\s"',;&}}\]]+ )     # or a bare one
     """
 )
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+
 # Insertion-ordered, so the oldest is dropped first when full (never all at once).
 _known_secrets: dict[str, None] = {}
 _known_lock = threading.Lock()
@@ -51,7 +56,8 @@ def scrub(text: str) -> str:
         for value in known:
             if value in text:
                 text = text.replace(value, MASK)
-    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
+    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return _BEARER.sub(f"Bearer {MASK}", text)
 
 
 _SECRET_FIELD = re.compile(rf"(?i)^{_SECRET_NAMES}$|_(?:key|secret|token)$")
@@ -136,7 +142,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             "root": {"level": "WARNING", "handlers": ["console"]},
             "loggers": {
                 name: app_logger
-                for name in ("pipelabs", "clients", "bots", "exchanges", "ledger", "django_q")
+                for name in ("pipelabs", "clients", "bots", "exchanges", "ledger", "django-q")
             }
             | {
                 "django.request": {"level": "WARNING", "handlers": ["console"], "propagate": False},

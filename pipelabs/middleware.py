@@ -41,7 +41,7 @@ def client_ip(request) -> str:
         meta_key = "HTTP_" + settings.CLIENT_IP_HEADER.upper().replace("-", "_")
         hops = [hop.strip() for hop in request.META.get(meta_key, "").split(",") if hop.strip()]
         if hops:
-            return hops[-min(settings.PROXY_COUNT, len(hops))]
+            return hops[-min(max(settings.PROXY_COUNT, 1), len(hops))]
     return request.META.get("REMOTE_ADDR", "")
 
 

@@ -8,12 +8,10 @@ django-q2 broker to Redis. Production validation lives in ``pipelabs/checks.py``
 import os
 from pathlib import Path
 
-import environ
-
-from pipelabs.env import PRODUCTION, csv, database_config, normalize_environ
+from pipelabs.env import PRODUCTION, Env, csv, database_config, normalize_environ
 
 normalize_environ()
-env = environ.Env()
+env = Env()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.str("PIPELABS_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -26,12 +24,16 @@ DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
 # Local development gets a fixed, obviously unsafe key; production must set its own
 # (pipelabs.E001 names the variable and refuses to start, instead of Django's bare traceback).
 DEV_SECRET_KEY = "dev-insecure-pipelabs-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default="") or DEV_SECRET_KEY
 
 # Fernet keys, comma separated, newest first: the first encrypts, all decrypt (rotation).
 ENCRYPTION_KEYS = csv(env.str("ENCRYPTION_KEYS", default=env.str("ENCRYPTION_KEY", default="")))
 
 ALLOWED_HOSTS = csv(env.str("ALLOWED_HOSTS", default="" if IS_PRODUCTION else "*"))
+# Hosts the platform's own health probes use (Railway's), accepted besides ALLOWED_HOSTS.
+HEALTHCHECK_HOSTS = csv(env.str("HEALTHCHECK_HOSTS", default="healthcheck.railway.app"))
+if ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, *HEALTHCHECK_HOSTS]
 CSRF_TRUSTED_ORIGINS = csv(env.str("CSRF_TRUSTED_ORIGINS", default=""))
 
 INSTALLED_APPS = [
@@ -181,7 +183,8 @@ SPECTACULAR_SETTINGS = {"TITLE": "pipelabs API", "VERSION": VERSION}
 
 # --- django-q2 -------------------------------------------------------------------------------
 Q_CLUSTER = {
-    "name": "pipelabs",
+    # Clusters sharing a broker and name share a queue; tests running side by side use their own.
+    "name": env.str("Q_CLUSTER_NAME", default="pipelabs"),
     "workers": env.int("Q_WORKERS", default=2),
     "recycle": 500,
     # A task may run `timeout` seconds; it is retried only after `retry`, so never twice at once.

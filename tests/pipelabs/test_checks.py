@@ -14,6 +14,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "api.pipelabs.xyz",
     "CORS_ALLOWED_ORIGINS": "https://app.pipelabs.xyz,https://pipelabs.xyz",
     "DATABASE_URL": "postgres://pipelabs:pw@db.internal:5432/pipelabs",
+    "CLIENT_IP_HEADER": "X-Forwarded-For",
 }
 
 
@@ -74,3 +75,29 @@ def test_worker_refuses_to_start_with_missing_production_variable():
     result = run(["manage.py", "qcluster"], env)
     assert result.returncode != 0
     assert "ENCRYPTION_KEYS is not set" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["", "changeme", "a" * 40])
+def test_empty_or_weak_secret_key_refuses_production(key):
+    result = run(["manage.py", "check"], PRODUCTION | {"SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "pipelabs.E001" in result.stderr
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"API_RATE_LIMIT": "2 /m"}, "API_RATE_LIMIT is not a rate"),
+    ({"HEALTH_RATE_LIMIT": "lots"}, "HEALTH_RATE_LIMIT is not a rate"),
+    ({"PROXY_COUNT": "0"}, "PROXY_COUNT must be 1 or more"),
+    ({"Q_TIMEOUT_S": "100", "Q_RETRY_S": "90"}, "Q_TIMEOUT_S must be below Q_RETRY_S"),
+])
+def test_settings_that_would_disable_a_protection_are_errors_anywhere(env, message):
+    result = run(["manage.py", "check"], env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_without_a_client_ip_header_is_warned():
+    result = run(["manage.py", "check"], {k: v for k, v in PRODUCTION.items() if k != "CLIENT_IP_HEADER"})
+    assert result.returncode == 0
+    assert "CLIENT_IP_HEADER is not set" in result.stderr

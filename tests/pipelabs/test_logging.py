@@ -64,7 +64,7 @@ def test_registered_secrets_and_secret_pairs_are_masked(json_lines):
 
 
 def test_app_info_is_kept_and_library_info_is_dropped():
-    for app in ("pipelabs", "clients.x", "bots.engine", "exchanges.guard", "ledger.services"):
+    for app in ("pipelabs", "clients.x", "bots.engine", "exchanges.guard", "ledger.services", "django-q"):
         assert logging.getLogger(app).isEnabledFor(logging.INFO), app
     for library in ("urllib3.connectionpool", "ccxt.base.exchange", "httpx"):
         assert not logging.getLogger(library).isEnabledFor(logging.INFO), library
@@ -87,3 +87,20 @@ def test_a_full_secret_registry_drops_only_its_oldest_entries(monkeypatch):
         register_secret(f"secret-value-{n}")
     assert "secret-value-0" in scrub("secret-value-0")  # the oldest went
     assert all(f"secret-value-{n}" not in scrub(f"x secret-value-{n} y") for n in (1, 2, 3))
+
+
+@pytest.mark.parametrize("text,secret", [
+    ('{"secret": "correct horse battery"}', "correct horse battery"),
+    ('{"passphrase": "p@ss,word;1"}', "p@ss,word;1"),
+    ('{"Authorization": "Bearer eyJhbGciOi.x.y"}', "eyJhbGciOi.x.y"),
+    ("retrying with Bearer abc.def-123", "abc.def-123"),
+    ("secretKey=abcd1234", "abcd1234"),
+    ("X-BM-KEY: key123456", "key123456"),
+    ("GET /spot/v1/wallet?api_key=AKIA999&x=1", "AKIA999"),
+    ("access_key=zzz-top", "zzz-top"),
+])
+def test_secret_shaped_values_are_masked(text, secret):
+    from pipelabs.logging import scrub
+
+    assert secret not in scrub(text)
+    assert "***" in scrub(text)

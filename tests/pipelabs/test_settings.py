@@ -75,4 +75,25 @@ def test_redis_url_moves_cache_and_broker_to_redis():
 def test_cors_origins_and_hosts_come_from_env():
     values = settings_in_child({"CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example", "ALLOWED_HOSTS": "api.example"})
     assert values["cors"] == ["https://a.example", "https://b.example"]
-    assert values["hosts"] == ["api.example"]
+    assert values["hosts"] == ["api.example", "healthcheck.railway.app"]  # the platform's health probe
+
+
+def test_nameless_variable_is_dropped():
+    environ = {"  ": "x", "A": "1"}
+    normalize_environ(environ)
+    assert environ == {"A": "1"}
+
+
+@pytest.mark.parametrize("variable,value,message", [
+    ("DB_CONN_MAX_AGE", "", "DB_CONN_MAX_AGE has an invalid value"),
+    ("SECURE_HSTS_SECONDS", "one year", "SECURE_HSTS_SECONDS has an invalid value"),
+    ("EXCHANGE_RATE_LIMITS", "{not json", "EXCHANGE_RATE_LIMITS has an invalid value"),
+    ("DEBUG", "maybe", "DEBUG must be true or false"),
+])
+def test_bad_values_are_named_errors(variable, value, message):
+    base = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "pipelabs.settings", "PIPELABS_VAR_DIR": str(ROOT / "var")}
+    result = subprocess.run([sys.executable, "-c", PROBE], env=base | {variable: value}, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert value not in result.stderr.split(message)[-1] or not value  # the value itself is not echoed
