@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.core.cache import caches
 from django.db import connection
@@ -116,8 +118,6 @@ def _counter_keys():
 
 
 def test_redis_cache_counts_when_redis_url_is_set(client, settings, db):
-    import os
-
     import redis
 
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -127,16 +127,19 @@ def test_redis_cache_counts_when_redis_url_is_set(client, settings, db):
         if os.environ.get("REQUIRE_REDIS"):
             raise
         pytest.skip("no Redis on this machine (CI sets REQUIRE_REDIS=1)")
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
-    caches["default"].clear()
+    # A prefix of its own: other runs may share this Redis database.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+                                   "KEY_PREFIX": f"test-{os.getpid()}-{id(client)}"}}
     settings.API_RATE_LIMIT = "2/m"
     assert [client.get("/x").status_code for _ in range(3)] == [404, 404, 429]
-    caches["default"].clear()
 
 
 @pytest.mark.django_db
 def test_cache_outage_lets_requests_through(client, settings):
     settings.API_RATE_LIMIT = "1/m"
+    settings.HEALTH_RATE_LIMIT = "1/m"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"socket_connect_timeout": 0.2}}}
+    # With a working cache the second request of each would be 429.
+    assert [client.get("/no-such-thing").status_code for _ in range(3)] == [404, 404, 404]
     assert [client.get("/health").status_code for _ in range(3)] == [200, 200, 200]
