@@ -131,7 +131,8 @@ class AuditEvent(models.Model):
 
     actor = models.CharField(max_length=200, help_text="Operator username, client wallet, or 'system'.")
     action = models.CharField(max_length=50)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events")
+    # Kept after the client is deleted, like after the bot: the trail must outlive what it records.
+    client = models.ForeignKey(Client, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events")
     # Kept after the bot is deleted (the deletion is itself audited), so not a cascade.
     bot = models.ForeignKey(Bot, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events")
     target = models.CharField(max_length=200, blank=True, help_text="What was acted on, readable after deletion.")

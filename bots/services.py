@@ -5,6 +5,12 @@ from bots.models import AuditEvent, Bot
 from clients.models import Client
 from exchanges.models import ExchangeAccount
 
+# What an operator may change on a bot; status, desired status and the lease belong to the lifecycle
+# services and the engine.
+EDITABLE_FIELDS = ("account", "name", "bot_type", "symbol", "config")
+# A bot in these states may have orders at the exchange: stop it before deleting or moving it.
+UNDELETABLE_STATUSES = (Bot.Status.RUNNING, Bot.Status.STOPPING)
+
 
 def record_event(*, actor: str, action: str, bot: Bot | None = None, client: Client | None = None,
                  changes: dict | None = None, reason: str = "") -> AuditEvent:
@@ -20,27 +26,109 @@ def record_event(*, actor: str, action: str, bot: Bot | None = None, client: Cli
     )
 
 
-@transaction.atomic
-def create_bot(*, client: Client, account: ExchangeAccount, name: str, bot_type: str, symbol: str,
-               config: dict | None = None, actor: str = "system") -> Bot:
-    """A stopped bot of `client` on its own `account`."""
+def normalise_symbol(symbol: str | None) -> str:
+    """The unified BASE/QUOTE form of `symbol` (stripped, upper case); not validated."""
+    return (symbol or "").strip().upper()
+
+
+def bot_field_errors(*, client: Client | None, account: ExchangeAccount | None, name: str, bot_type: str,
+                     symbol: str, config) -> dict[str, str]:
+    """Field name → message for every rule a bot's fields break; empty when they are valid."""
     errors = {}
-    if account.client_id != client.id:
+    if client is not None and account is not None and account.client_id != client.id:
         errors["account"] = "The exchange account belongs to another client."
     if bot_type not in Bot.Type.values:
         errors["bot_type"] = f"bot_type must be one of {', '.join(Bot.Type.values)}."
-    symbol = (symbol or "").strip().upper()
+    symbol = normalise_symbol(symbol)
     if symbol.count("/") != 1 or not all(symbol.split("/")):
         errors["symbol"] = "A symbol is BASE/QUOTE, e.g. SHARP/USDT."
     if not (name or "").strip():
         errors["name"] = "A bot needs a name."
     if config is not None and not isinstance(config, dict):
         errors["config"] = "config is a JSON object."
+    return errors
+
+
+@transaction.atomic
+def create_bot(*, client: Client, account: ExchangeAccount, name: str, bot_type: str, symbol: str,
+               config: dict | None = None, actor: str = "system") -> Bot:
+    """A stopped bot of `client` on its own `account`."""
+    errors = bot_field_errors(client=client, account=account, name=name, bot_type=bot_type, symbol=symbol,
+                              config=config)
     if errors:
         raise ValidationError(errors)
     bot = Bot.objects.create(
-        client=client, account=account, name=name.strip(), bot_type=bot_type, symbol=symbol,
+        client=client, account=account, name=name.strip(), bot_type=bot_type, symbol=normalise_symbol(symbol),
         config=config or {}, status=Bot.Status.CREATED, desired_status=Bot.Status.STOPPED,
     )
     record_event(actor=actor, action="bot.create", bot=bot, changes={"config": bot.config})
     return bot
+
+
+def _audit_value(field: str, value):
+    return str(value) if field == "account" else value
+
+
+def bot_change_errors(bot: Bot, changes: dict) -> dict[str, str]:
+    """Field name → message for every rule `changes` to the stored `bot` would break."""
+    merged = {field: changes.get(field, getattr(bot, field)) for field in EDITABLE_FIELDS}
+    errors = bot_field_errors(client=bot.client, **merged)
+    if bot.status in UNDELETABLE_STATUSES:
+        # A live bot's orders sit on its account and market; moving it would orphan them.
+        for field in ("account", "bot_type", "symbol"):
+            if field in changes and changes[field] != getattr(bot, field):
+                errors.setdefault(field, "Stop the bot before changing this.")
+    return errors
+
+
+@transaction.atomic
+def update_bot(bot: Bot, *, actor: str, **changes) -> Bot:
+    """Apply `changes` (only EDITABLE_FIELDS) to `bot` under the create rules, auditing old → new.
+
+    Raises ValidationError and writes nothing when a change breaks a rule; writes nothing (no audit
+    row either) when no value actually changes.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError({field: "This field is not editable; it belongs to the bot's lifecycle."
+                               for field in unknown})
+    current = Bot.objects.select_related("client", "account").get(pk=bot.pk)
+    if "symbol" in changes:
+        changes["symbol"] = normalise_symbol(changes["symbol"])
+    if "name" in changes:
+        changes["name"] = (changes["name"] or "").strip()
+    if changes.get("config", {}) is None:
+        changes["config"] = {}
+    errors = bot_change_errors(current, changes)
+    if errors:
+        raise ValidationError(errors)
+    diff = {field: [_audit_value(field, getattr(current, field)), _audit_value(field, value)]
+            for field, value in changes.items() if getattr(current, field) != value}
+    if not diff:
+        return current
+    for field in diff:
+        setattr(current, field, changes[field])
+    current.save(update_fields=[*diff, "updated_at"])
+    record_event(actor=actor, action="bot.update", bot=current, changes=diff)
+    return current
+
+
+@transaction.atomic
+def delete_bots(bots, *, actor: str) -> int:
+    """Delete `bots` (with their orders and trades), one `bot.delete` audit row each.
+
+    Refuses (ValidationError, nothing deleted) if any is running or stopping: its orders may still
+    be live at the exchange, so it must be stopped first. Returns how many were deleted.
+    """
+    ids = [bot.pk for bot in bots]
+    rows = list(Bot.objects.select_for_update().select_related("client", "account").filter(pk__in=ids))
+    busy = [bot for bot in rows if bot.status in UNDELETABLE_STATUSES]
+    if busy:
+        names = ", ".join(str(bot) for bot in busy)
+        raise ValidationError(f"Stop these bots before deleting them: {names}.", code="bot_not_stopped")
+    for bot in rows:
+        record_event(actor=actor, action="bot.delete", bot=bot, changes={
+            "status": bot.status, "account": str(bot.account), "symbol": bot.symbol, "config": bot.config,
+        })
+        bot.delete()
+    return len(rows)

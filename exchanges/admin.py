@@ -24,6 +24,13 @@ class ExchangeAccountForm(forms.ModelForm):
         data = super().clean()
         if bool(data.get("api_key")) != bool(data.get("secret")):
             raise forms.ValidationError("Enter both the API key and the secret, or neither.")
+        client, wallet = data.get("client"), data.get("wallet")
+        if client and wallet and wallet.client_id != client.pk:
+            # The account's bots would sign with another client's key.
+            self.add_error("wallet", "This wallet belongs to another client.")
+        if self.instance.pk and client and client.pk != self.instance.client_id and self.instance.bots.exists():
+            self.add_error("client", "This account has bots; its client cannot change. "
+                                     "Delete or move the bots first.")
         return data
 
 
