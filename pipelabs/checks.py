@@ -85,7 +85,7 @@ def check_production_config(app_configs=None, **kwargs):
     elif len(settings.SECRET_KEY) < MIN_SECRET_KEY_LENGTH or len(set(settings.SECRET_KEY)) < 8:
         errors.append(checks.Error(
             f"SECRET_KEY is too weak (fewer than {MIN_SECRET_KEY_LENGTH} characters or too few distinct ones).",
-            hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))'", id="pipelabs.E001",
+            hint="Generate one with Python's secrets.token_urlsafe(50).", id="pipelabs.E001",
         ))
     if not settings.ENCRYPTION_KEYS:
         errors.append(_missing("ENCRYPTION_KEYS", "Exchange credentials cannot be stored safely.", "pipelabs.E002"))
