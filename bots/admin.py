@@ -8,6 +8,7 @@ from bots.models import AuditEvent, Bot, Order
 from bots.services import (
     EDITABLE_FIELDS, UNDELETABLE_STATUSES, bot_change_errors, bot_field_errors, create_bot, delete_bots, update_bot,
 )
+from pipelabs.admin import ReadOnlyAdmin
 
 STATUS_COLOURS = {
     Bot.Status.RUNNING: "#1a7f37",
@@ -142,33 +143,21 @@ class BotAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "bot", "side", "kind", "amount", "price", "filled", "status")
     list_filter = ("status", "side", "kind")
     search_fields = ("client_order_id", "exchange_order_id", "bot__name")
     list_select_related = ("bot",)
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor", "action", "target", "reason")
     list_filter = ("action",)
     search_fields = ("actor", "target", "reason")
     show_full_result_count = False
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 
 from exchanges.models import ExchangeAccount, ExchangeCredential, PaperBalance, PaperMarket, PaperOrder
 from exchanges.services import save_credentials, test_credentials
+from pipelabs.admin import ReadOnlyAdmin
 
 SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
 
@@ -86,14 +87,8 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             self.message_user(request, f"{account}: {message}", messages.SUCCESS if ok else messages.ERROR)
 
 
-class PaperReadOnly(admin.ModelAdmin):
+class PaperReadOnly(ReadOnlyAdmin):
     """The paper exchange's state; it changes through its connector, like a real venue's."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PaperMarket)

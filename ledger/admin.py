@@ -1,22 +1,18 @@
 from django.contrib import admin
 
+from pipelabs.admin import ReadOnlyAdmin
+
 from ledger.models import BalanceRefresh, BalanceSnapshot, BotTrade, DailyRollup, PnlState, PriceSnapshot, TradeSyncCursor
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Ledger rows come from exchanges; operators look, they do not edit."""
+class LedgerAdmin(ReadOnlyAdmin):
+    """Ledger rows come from exchanges; big tables, so no full count."""
 
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(BotTrade)
-class BotTradeAdmin(ReadOnlyAdmin):
+class BotTradeAdmin(LedgerAdmin):
     list_display = ("traded_at", "bot", "side", "amount", "price", "cost", "fee", "fee_currency", "fee_quote",
                     "exchange_trade_id")
     list_filter = ("side",)
@@ -26,7 +22,7 @@ class BotTradeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BalanceSnapshot)
-class BalanceSnapshotAdmin(ReadOnlyAdmin):
+class BalanceSnapshotAdmin(LedgerAdmin):
     list_display = ("taken_at", "account", "asset", "available", "locked", "total", "usd_value")
     list_filter = ("asset",)
     search_fields = ("account__name", "account__client__name", "asset")
@@ -34,7 +30,7 @@ class BalanceSnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PnlState)
-class PnlStateAdmin(ReadOnlyAdmin):
+class PnlStateAdmin(LedgerAdmin):
     list_display = ("bot", "realized_pnl", "position", "fees_quote", "trade_count", "last_traded_at", "rebuilt_at")
     search_fields = ("bot__name",)
     list_select_related = ("bot",)
@@ -42,7 +38,7 @@ class PnlStateAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyRollup)
-class DailyRollupAdmin(ReadOnlyAdmin):
+class DailyRollupAdmin(LedgerAdmin):
     list_display = ("bucket_start", "bot", "trade_count", "buy_count", "sell_count", "buy_quote", "sell_quote",
                     "fees_quote", "realized_pnl")
     list_select_related = ("bot",)
@@ -51,20 +47,20 @@ class DailyRollupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PriceSnapshot)
-class PriceSnapshotAdmin(ReadOnlyAdmin):
+class PriceSnapshotAdmin(LedgerAdmin):
     list_display = ("symbol", "exchange", "price", "source", "taken_at")
     list_filter = ("exchange", "source")
     search_fields = ("symbol",)
 
 
 @admin.register(BalanceRefresh)
-class BalanceRefreshAdmin(ReadOnlyAdmin):
+class BalanceRefreshAdmin(LedgerAdmin):
     list_display = ("account", "last_success_at", "last_attempt_at", "is_stale", "last_error")
     list_filter = ("is_stale",)
     list_select_related = ("account",)
 
 
 @admin.register(TradeSyncCursor)
-class TradeSyncCursorAdmin(ReadOnlyAdmin):
+class TradeSyncCursorAdmin(LedgerAdmin):
     list_display = ("bot", "last_trade_at", "last_synced_at", "last_error")
     list_select_related = ("bot",)

@@ -33,3 +33,20 @@ def subprocess_env(transactional_db):
         env["DATABASE_URL"] = f"postgresql://{settings_dict['USER']}{password}@{host}:{port}/{settings_dict['NAME']}"
     env["DJANGO_SETTINGS_MODULE"] = "pipelabs.settings"
     return env
+
+
+@pytest.fixture
+def redis_url():
+    """A reachable local Redis (its own database for tests), or a skip; CI sets REQUIRE_REDIS=1."""
+    import os
+
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("REQUIRE_REDIS"):
+            raise
+        pytest.skip("no Redis on this machine (CI sets REQUIRE_REDIS=1)")
+    return url

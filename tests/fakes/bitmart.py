@@ -25,7 +25,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, send
 
 OK = 1000
 
@@ -518,14 +518,6 @@ def _handler_for(fake: FakeBitmart):
             self._send(status, json.dumps(answer), "application/json")
 
         def _send(self, status: int, text: str, content_type: str):
-            data = text.encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+            send(self, status, text.encode(), content_type)
 
     return Handler

@@ -19,7 +19,7 @@ def send(handler: BaseHTTPRequestHandler, status: int, payload: bytes, content_t
         handler.end_headers()
         handler.wfile.write(payload)
     except (BrokenPipeError, ConnectionResetError):
-        pass
+        handler.close_connection = True
 
 
 class LocalServer:

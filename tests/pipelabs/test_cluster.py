@@ -16,7 +16,6 @@ from pipelabs.models import WorkerHeartbeat
 from pipelabs.schedules import SCHEDULES
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 @contextmanager
@@ -50,24 +49,12 @@ def wait_for(condition, timeout_s: float = 45) -> bool:
     return condition()
 
 
-def redis_or_skip():
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if os.environ.get("REQUIRE_REDIS"):
-            raise
-        pytest.skip("no Redis on this machine (CI sets REQUIRE_REDIS=1)")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("broker", ["orm", "redis"])
-def test_cluster_executes_tasks_and_health_sees_the_worker(subprocess_env, client, broker, tmp_path):
+def test_cluster_executes_tasks_and_health_sees_the_worker(subprocess_env, client, broker, tmp_path, request):
     env = dict(subprocess_env)
     if broker == "redis":
-        redis_or_skip()
-        env["REDIS_URL"] = REDIS_URL
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
         # Its own queue on the shared Redis, so test runs side by side never take each other's tasks.
         env["Q_CLUSTER_NAME"] = f"pipelabs-test-{os.getpid()}"
     with running_cluster(env, tmp_path) as log_tail:
