@@ -215,6 +215,9 @@ EXCHANGE_RATE_LIMITS = env.json("EXCHANGE_RATE_LIMITS", default={})
 COINSTORE_API_URL = env.str("COINSTORE_API_URL", default="https://api.coinstore.com/api")
 SOLANA_RPC_URL = env.str("SOLANA_RPC_URL", default="https://api.mainnet-beta.solana.com")
 JUPITER_API_URL = env.str("JUPITER_API_URL", default="https://lite-api.jup.ag/swap/v1")
+# Hosts an account's api_url / rpc_url may reach over plain http (local nodes, test fakes);
+# everything else must be https (exchanges/endpoints.py).
+EXCHANGE_HTTP_HOSTS = env.list("EXCHANGE_HTTP_HOSTS", default=[])
 
 # --- auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,5 +1,13 @@
 import pytest
 
+# The fake exchanges listen on plain http on loopback (exchanges/endpoints.py).
+FAKE_HTTP_HOSTS = ["127.0.0.1", "localhost"]
+
+
+@pytest.fixture(autouse=True)
+def _fake_hosts_allowed(settings):
+    settings.EXCHANGE_HTTP_HOSTS = FAKE_HTTP_HOSTS
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
@@ -32,6 +40,7 @@ def subprocess_env(transactional_db):
         password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
         env["DATABASE_URL"] = f"postgresql://{settings_dict['USER']}{password}@{host}:{port}/{settings_dict['NAME']}"
     env["DJANGO_SETTINGS_MODULE"] = "pipelabs.settings"
+    env["EXCHANGE_HTTP_HOSTS"] = ",".join(FAKE_HTTP_HOSTS)
     return env
 
 
