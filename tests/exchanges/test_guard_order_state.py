@@ -202,3 +202,21 @@ def test_coinstore_timeout_without_a_client_order_id_is_state_unknown(coinstore)
 
     assert isinstance(caught.value.__cause__, ExchangeTimeout)
     assert len(coinstore.requests_to(PLACE)) == 1
+
+
+# --- paper ------------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_paper_refuses_a_repeated_client_order_id_as_a_duplicate_and_the_guard_returns_the_order():
+    from exchanges.connectors.paper import PaperConnector
+    from tests.factories import ExchangeAccountFactory
+
+    account = ExchangeAccountFactory(exchange="paper")
+    request = OrderRequest("SHARP/USDT", "buy", "limit", D("1000"), "demo-1", D("0.01000"))
+    placed = PaperConnector(account).create_order(request)
+
+    with pytest.raises(DuplicateOrder):
+        PaperConnector(account).create_order(request)
+    again = GuardedConnector(PaperConnector(account), account_id=account.pk).create_order(request)
+
+    assert again.exchange_order_id == placed.exchange_order_id
+    assert len(PaperConnector(account).fetch_open_orders("SHARP/USDT")) == 1
