@@ -10,7 +10,7 @@
   accepted answer without an order id, a refusal of the client order id as a duplicate) it asks
   for the client order id again and again, with backoff, for ``lookup_window_s`` (longer than a
   venue takes to show a new order; ``EXCHANGE_ORDER_LOOKUP_WINDOW_S``), and returns the order as
-  soon as the venue shows it. Only when every answer in the window was "no such order" does it
+  soon as the venue shows it. Only when the answer at the window's end is "no such order" does it
   send once more. A duplicate refusal means "it exists": it is looked up until the call's budget
   ends, never sent again. When the state cannot be established in the budget (``order_budget_s``)
   the answer is OrderStateUnknown (carrying the client order id), never a failure;
@@ -260,15 +260,15 @@ class GuardedConnector(Connector):
             return order
         if not absent or deadline - self.clock() < MIN_RESEND_S:
             raise self._unknown(request, first) from first
-        # Every answer over the window said "no such order": it never reached the book.
+        # At the window's end the venue still said "no such order": it never reached the book.
         try:
             return self._send(request, deadline)
         except ExchangeError as exc:
             self._log("create_order", exc, 2)
             second = exc
         # The first send's fate is only "very likely lost": a refusal now is no proof either.
-        until = deadline if isinstance(second, DuplicateOrder) else min(deadline, self.clock() + self.policy.lookup_window_s)
-        order, _ = self._find(request, until)
+        window_end = min(deadline, self.clock() + self.policy.lookup_window_s)
+        order, _ = self._find(request, deadline if isinstance(second, DuplicateOrder) else window_end)
         if order is not None:
             return order
         raise self._unknown(request, second) from second
