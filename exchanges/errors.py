@@ -81,3 +81,23 @@ class ExchangeTimeout(ExchangeUnavailable):
     """The exchange did not answer within the call's time budget."""
 
     code = "exchange_timeout"
+
+
+class DuplicateOrder(InvalidOrder):
+    """The exchange already holds an order with this client order id."""
+
+    code = "duplicate_order"
+    http_status = 409
+
+
+class OrderStateUnknown(ExchangeError):
+    """The order may or may not rest on the exchange: it was sent, and the exchange could not be
+    made to say whether it holds it. Not a failure: reconcile by ``client_order_id`` before any
+    new order for the same intent."""
+
+    code = "order_state_unknown"
+    http_status = 503
+
+    def __init__(self, message: str = "", *, client_order_id: str = "", **fields):
+        super().__init__(message, client_order_id=client_order_id, **fields)
+        self.client_order_id = client_order_id

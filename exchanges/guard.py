@@ -5,8 +5,15 @@
   (a call can send many requests); a connector without HTTP parts is throttled once per call;
 - idempotent reads retry on RateLimited / ExchangeUnavailable (timeouts included) with
   exponential backoff and full jitter, within a bounded number of attempts and a time budget;
-- create_order never retries blindly: after a retryable failure it asks the exchange for the
-  client order id first and returns that order if it exists, else it tries once more;
+- create_order never places twice and never calls an order failed that may rest on the book.
+  After a failure that does not prove the order was refused (a timeout, a server error, an
+  accepted answer without an order id, a refusal of the client order id as a duplicate) it asks
+  for the client order id again and again, with backoff, for ``lookup_window_s`` (longer than a
+  venue takes to show a new order; ``EXCHANGE_ORDER_LOOKUP_WINDOW_S``), and returns the order as
+  soon as the venue shows it. Only when the answer at the window's end is "no such order" does it
+  send once more. A duplicate refusal means "it exists": it is looked up until the call's budget
+  ends, never sent again. When the state cannot be established in the budget (``order_budget_s``)
+  the answer is OrderStateUnknown (carrying the client order id), never a failure;
 - a timeout per call kind is handed to the wrapped connector through its ``timeout_s``;
 - every failure is logged with exchange, account id and our error code, never credentials;
 - the guard is the boundary: any other exception a connector lets out (an answer of a shape it
@@ -26,7 +33,14 @@ from datetime import datetime
 from django.conf import settings
 
 from exchanges.connectors.base import Connector, OrderInfo, OrderRequest
-from exchanges.errors import ExchangeError, ExchangeUnavailable, OrderNotFound
+from exchanges.errors import (
+    DuplicateOrder,
+    ExchangeError,
+    ExchangeUnavailable,
+    OrderNotFound,
+    OrderStateUnknown,
+    RateLimited,
+)
 from exchanges.throttle import Throttle
 
 logger = logging.getLogger(__name__)
@@ -42,15 +56,27 @@ DEFAULT_TIMEOUTS_S = {
     "fetch_order": 10.0,
     "fetch_my_trades": 15.0,
 }
-ORDER_STATE_UNKNOWN = "The order may or may not have been placed; the exchange could not be asked."
+ORDER_STATE_UNKNOWN = (
+    "The order may or may not rest on the exchange: it was sent and the exchange could not be made "
+    "to say; reconcile by its client order id before placing it again."
+)
 UNEXPECTED_ANSWER = "unexpected answer from {exchange} ({kind})"
 # A request late in a long call (a swap awaiting confirmation outlives the retry budget) may
 # still wait this long for the next throttle window.
 MIN_REQUEST_WAIT_S = 1.0
+# No request is given less time than this, however little of the call's budget is left.
+MIN_CALL_TIMEOUT_S = 0.5
+# A second send needs at least this much of the budget left; else the state is reported unknown.
+MIN_RESEND_S = 1.0
+DEFAULT_LOOKUP_WINDOW_S = 8.0
 
 
 def timeouts_s() -> dict[str, float]:
     return {**DEFAULT_TIMEOUTS_S, **getattr(settings, "EXCHANGE_TIMEOUTS_S", {})}
+
+
+def lookup_window_s() -> float:
+    return float(getattr(settings, "EXCHANGE_ORDER_LOOKUP_WINDOW_S", DEFAULT_LOOKUP_WINDOW_S))
 
 
 @dataclass(frozen=True)
@@ -58,13 +84,17 @@ class RetryPolicy:
     attempts: int = 4
     base_delay_s: float = 0.25
     max_delay_s: float = 4.0
-    budget_s: float = 20.0  # all attempts and waits of one call
+    budget_s: float = 20.0  # all attempts and waits of one read
+    # create_order: how long the order is looked up before a second send (longer than a venue
+    # takes to show an order it took), and the whole call's budget (two sends and the look-ups).
+    lookup_window_s: float = DEFAULT_LOOKUP_WINDOW_S
+    order_budget_s: float = 30.0
 
-    def delay_s(self, attempt: int, error: ExchangeError) -> float:
+    def delay_s(self, attempt: int, error: ExchangeError | None = None) -> float:
         """Full jitter over an exponential cap; a venue's own retry-after wins when longer."""
         capped = min(self.max_delay_s, self.base_delay_s * (2**attempt))
         delay = random.uniform(capped / 2, capped)
-        retry_after = error.fields.get("retry_after_s")
+        retry_after = error.fields.get("retry_after_s") if error is not None else None
         return max(delay, retry_after) if isinstance(retry_after, (int, float)) else delay
 
 
@@ -86,17 +116,20 @@ class GuardedConnector(Connector):
         self.exchange_id = inner.exchange_id
         self.account_id = account_id
         self.throttle = throttle or Throttle()
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or RetryPolicy(lookup_window_s=lookup_window_s())
         self.timeout_cap_s = timeout_s
         self.sleep = sleep
         self.clock = clock
+        self._requests_sent = 0  # requests the throttle let out since the last _prepare
 
     def __repr__(self):
         return f"<GuardedConnector {self.exchange_id} account={self.account_id}>"
 
     # --- plumbing -----------------------------------------------------------------------------
     def _prepare(self, kind: str, deadline: float) -> None:
-        """Throttle (per request through the hook, else once here) and set the call's timeout."""
+        """Throttle (per request through the hook, else once here) and set the call's timeout,
+        never longer than what is left of the call's budget."""
+        self._requests_sent = 0
         if self.inner.request_senders():
             self.inner.before_request = self._request_gate(deadline)
         else:
@@ -104,6 +137,7 @@ class GuardedConnector(Connector):
         timeout = timeouts_s().get(kind, 10.0)
         if self.timeout_cap_s is not None:
             timeout = min(timeout, self.timeout_cap_s)
+        timeout = min(timeout, max(MIN_CALL_TIMEOUT_S, deadline - self.clock()))
         if hasattr(self.inner, "timeout_s"):
             self.inner.timeout_s = timeout
 
@@ -111,6 +145,7 @@ class GuardedConnector(Connector):
         def before_request() -> None:
             wait_s = max(MIN_REQUEST_WAIT_S, deadline - self.clock())
             self.throttle.acquire(self.exchange_id, self.account_id, max_wait_s=wait_s)
+            self._requests_sent += 1
 
         return before_request
 
@@ -198,41 +233,100 @@ class GuardedConnector(Connector):
         return self._read("cancel_order", self.inner.cancel_order, symbol, exchange_order_id)
 
     def create_order(self, request: OrderRequest) -> OrderInfo:
-        deadline = self.clock() + self.policy.budget_s
-        for attempt in (1, 2):
-            # A local throttle refusal here comes before anything is sent, so it goes straight up;
-            # one from the per-request hook inside the call may follow a sent request: looked up.
-            self._prepare("create_order", deadline)
+        """The order as the exchange holds it; OrderStateUnknown when that cannot be established.
+
+        A refusal that proves nothing was placed (invalid order, insufficient funds, credentials,
+        a local throttle refusal before any request went out) is raised as it is. Anything else
+        ends in the order or in OrderStateUnknown: never in a failure while the order may rest.
+        """
+        deadline = self.clock() + self.policy.order_budget_s
+        try:
+            return self._send(request, deadline)
+        except ExchangeError as exc:
+            self._log("create_order", exc, 1)
+            if self._refused(exc) or (isinstance(exc, RateLimited) and exc.fields.get("local")
+                                      and not self._requests_sent):
+                raise
+            first = exc
+        if not request.client_order_id:
+            raise self._unknown(request, first) from first
+        if isinstance(first, DuplicateOrder):
+            order, _ = self._find(request, deadline)  # it exists: ask until the budget ends
+            if order is not None:
+                return order
+            raise self._unknown(request, first) from first
+        order, absent = self._find(request, min(deadline, self.clock() + self.policy.lookup_window_s))
+        if order is not None:
+            return order
+        if not absent or deadline - self.clock() < MIN_RESEND_S:
+            raise self._unknown(request, first) from first
+        # At the window's end the venue still said "no such order": it never reached the book.
+        try:
+            return self._send(request, deadline)
+        except ExchangeError as exc:
+            self._log("create_order", exc, 2)
+            second = exc
+        # The first send's fate is only "very likely lost": a refusal now is no proof either.
+        window_end = min(deadline, self.clock() + self.policy.lookup_window_s)
+        order, _ = self._find(request, deadline if isinstance(second, DuplicateOrder) else window_end)
+        if order is not None:
+            return order
+        raise self._unknown(request, second) from second
+
+    @staticmethod
+    def _refused(error: ExchangeError) -> bool:
+        """The venue said no to this very order: nothing was placed."""
+        return not error.retryable and not isinstance(error, (DuplicateOrder, OrderStateUnknown))
+
+    def _send(self, request: OrderRequest, deadline: float) -> OrderInfo:
+        # A local throttle refusal here (a connector without HTTP parts) comes before anything is
+        # sent, so it goes straight up.
+        self._prepare("create_order", deadline)
+        try:
+            return self.inner.create_order(request)
+        except ExchangeError:
+            raise
+        except Exception as unexpected:  # the order may have been sent: looked up by the caller
+            raise self._unexpected("create_order", unexpected) from None
+
+    def _find(self, request: OrderRequest, until: float) -> tuple[OrderInfo | None, bool]:
+        """Ask for the order by client order id, with backoff, until found or ``until`` passes.
+
+        Returns (the order, False) once the venue shows it, else (None, absent) where ``absent``
+        says the last answer was "no such order" (an error answer proves nothing either way).
+        """
+        attempt, absent = 0, False
+        while True:
+            attempt += 1
             try:
+                self._prepare("fetch_order", until)
                 try:
-                    return self.inner.create_order(request)
+                    return self.inner.fetch_order(request.symbol, "", request.client_order_id), False
                 except ExchangeError:
                     raise
-                except Exception as unexpected:  # the order may have been sent: look it up below
-                    raise self._unexpected("create_order", unexpected) from None
+                except Exception as unexpected:
+                    raise self._unexpected("fetch_order", unexpected) from None
+            except OrderNotFound:
+                absent = True
             except ExchangeError as exc:
-                self._log("create_order", exc, attempt)
-                if not exc.retryable or not request.client_order_id:
-                    raise
-                placed = self._lookup(request)
-                if placed is not None:
-                    return placed
-                if attempt == 2:
-                    raise
-                self.sleep(min(self.policy.delay_s(0, exc), max(0.0, deadline - self.clock())))
-        raise AssertionError("unreachable")
+                self._log("fetch_order", exc, attempt)
+                absent = False
+            left = until - self.clock()
+            if left <= 0:
+                return None, absent
+            self.sleep(min(self.policy.delay_s(attempt - 1), left))
 
-    def _lookup(self, request: OrderRequest) -> OrderInfo | None:
-        """The order the exchange holds under our client order id, or None if it has none."""
-        try:
-            return self._read("fetch_order", self.inner.fetch_order, request.symbol, "", request.client_order_id)
-        except OrderNotFound:
-            return None
-        except ExchangeError as exc:
-            raise ExchangeUnavailable(
-                ORDER_STATE_UNKNOWN, exchange=self.exchange_id, exchange_code=exc.exchange_code,
-                client_order_id=request.client_order_id,
-            ) from exc
+    def _unknown(self, request: OrderRequest, error: ExchangeError) -> OrderStateUnknown:
+        logger.error(
+            "%s create_order for account %s: state unknown for client order id %r",
+            self.exchange_id, self.account_id, request.client_order_id,
+            extra={"exchange": self.exchange_id, "account_id": self.account_id, "call": "create_order",
+                   "error_code": OrderStateUnknown.code, "exchange_code": error.exchange_code},
+        )
+        return OrderStateUnknown(
+            ORDER_STATE_UNKNOWN, exchange=self.exchange_id, exchange_code=error.exchange_code,
+            client_order_id=request.client_order_id, after=error.code,
+        )
 
     def close(self):
         self.inner.close()

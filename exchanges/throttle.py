@@ -3,8 +3,20 @@
 Two budgets per call: one per exchange account (the venue's per-key limit) and one per exchange
 for this server (every bot on the server shares one IP, and a venue bans the IP, not the bot).
 Counters are fixed windows in the default cache (the database cache, or Redis with REDIS_URL),
-so every web and worker process counts against the same numbers. When the cache cannot be
-reached the call goes ahead: a missing counter must not stop trading.
+so every web and worker process counts against the same numbers.
+
+When the shared budget cannot be read (the cache fails, or answers slower than
+``SLOW_CACHE_S``) the throttle fails open to a budget of its own: for ``CACHE_RETRY_S`` this
+process leaves the cache alone and counts the same limits in memory, then asks the cache again.
+Open, because failing closed would stop every exchange call, cancels included, for as long as
+the cache is down: a cache outage must not stop the platform from getting out of the market.
+Counted in memory, because going ahead uncounted would let each bot's loop hammer the venue
+into an IP ban. The cost: while the cache is down each process has the whole budget to itself
+(N processes may send N times the budget), and the window the outage began in may count twice.
+
+``acquire`` is bounded: it returns or raises RateLimited within ``max_wait_s`` plus at most one
+cache operation's own timeout (Redis ``socket_timeout``, 2 s in settings), since a hung cache is
+asked once and then left alone. A cache without its own timeout could still block that one call.
 
 Limits come from ``settings.EXCHANGE_RATE_LIMITS``: ``{exchange_id: {"account": "10/s",
 "ip": "20/s"}}`` with a ``"default"`` entry for every other venue; ``None`` turns a scope off.
@@ -15,7 +27,9 @@ under-count a little; Redis counts exactly.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +54,22 @@ DEFAULT_RATE_LIMITS = {
 }
 PERIODS_S = {"s": 1, "m": 60, "h": 3600}
 THROTTLED = "Throttled locally: the shared request budget for {scope} is spent."
+CACHE_RETRY_S = 5.0  # after the shared cache failed or was slow, count in memory this long
+SLOW_CACHE_S = 0.5  # a cache answer slower than this is an outage (a window is 1 s)
+
+# Per cache backend instance (Django keeps one per thread): until when it is left alone.
+_cache_down_until: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_local_counts: dict[str, int] = {}  # this process's own counters while the cache is down
+_local_lock = threading.Lock()
+
+
+def _count_locally(cache_key: str, window: int) -> int:
+    with _local_lock:
+        count = _local_counts[cache_key] = _local_counts.get(cache_key, 0) + 1
+        if len(_local_counts) > 10_000:  # forget finished windows (keys end with their window)
+            for key in [k for k in _local_counts if int(k.rsplit(":", 1)[1]) < window - 1]:
+                del _local_counts[key]
+        return count
 
 
 @dataclass(frozen=True)
@@ -82,9 +112,9 @@ class Throttle:
     @property
     def cache(self):
         if self._cache is None:
-            from django.core.cache import cache
+            from django.core.cache import caches
 
-            return cache
+            return caches["default"]  # the backend itself (not the proxy): outages are kept per backend
         return self._cache
 
     def wait_needed(self, key: str, rate: Rate) -> float:
@@ -96,17 +126,44 @@ class Throttle:
         now = self.clock()
         window = int(now // rate.period_s)
         cache_key = f"xthrottle:{key}:{rate.period_s}:{window}"
-        try:
-            try:
-                count = self.cache.incr(cache_key)
-            except ValueError:  # first call of the window (one round trip on the usual path)
-                count = 1 if self.cache.add(cache_key, 1, timeout=rate.period_s * 2) else self.cache.incr(cache_key)
-        except Exception as exc:  # any cache outage: let the call through
-            logger.warning("exchange throttle cache unavailable, call not throttled: %s", type(exc).__name__)
-            return 0.0, window
+        count = self._count_shared(cache_key, rate, now)
+        if count is None:
+            count = _count_locally(cache_key, window)
         if count <= rate.limit:
             return 0.0, window
-        return (window + 1) * rate.period_s - now, window
+        return (window + 1) * rate.period_s - self.clock(), window
+
+    def _count_shared(self, cache_key: str, rate: Rate, now: float) -> int | None:
+        """The shared count after this call, or None when the cache is (or just went) down."""
+        cache = self.cache
+        try:
+            if _cache_down_until.get(cache, 0.0) > now:
+                return None
+        except TypeError:  # a cache object that cannot be weakly referenced: always asked
+            pass
+        started = time.monotonic()
+        try:
+            try:
+                count = cache.incr(cache_key)
+            except ValueError:  # first call of the window (one round trip on the usual path)
+                count = 1 if cache.add(cache_key, 1, timeout=rate.period_s * 2) else cache.incr(cache_key)
+        except Exception as exc:  # any cache outage: count in memory for a while
+            self._down(cache, now, type(exc).__name__)
+            return None
+        took = time.monotonic() - started
+        if took > SLOW_CACHE_S:
+            self._down(cache, now, f"slow ({took:.2f}s)")
+        return count
+
+    @staticmethod
+    def _down(cache, now: float, why: str) -> None:
+        logger.warning(
+            "exchange throttle cache unavailable: %s; calls counted per process for %.0fs", why, CACHE_RETRY_S,
+        )
+        try:
+            _cache_down_until[cache] = now + CACHE_RETRY_S
+        except TypeError:
+            pass
 
     def acquire(self, exchange: str, account_id, *, max_wait_s: float = 10.0) -> None:
         """Wait for the account's and the server IP's budget; RateLimited if that takes too long.
@@ -136,6 +193,8 @@ class Throttle:
                 now = self.clock()
                 if all(int(now // rate.period_s) == window for rate, window in counted):
                     return
+                if now >= deadline:  # counting itself outlasts the windows: never loop for ever
+                    raise RateLimited(THROTTLED.format(scope="this server"), exchange=exchange, local=True)
                 continue  # a window turned over while counting: count again in the new one
             if self.clock() + wait > deadline:
                 raise RateLimited(THROTTLED.format(scope=refused.split(":")[0]), exchange=exchange, local=True)

@@ -191,3 +191,23 @@ def test_ccxt_never_logs_the_signed_requests(fake, caplog):
     connect(fake).fetch_balance()
 
     assert [r for r in caplog.records if r.name.startswith("ccxt")] == []
+
+
+def test_duplicate_client_order_id_50042_raises_duplicate_order_not_a_plain_invalid_order(fake):
+    # ccxt 4.5.70 maps 50042 to BadRequest; the guard must read it as "the order exists".
+    fake.reject(SUBMIT, 50042, "clientOrderId is duplicate")
+
+    with pytest.raises(errors.DuplicateOrder) as caught:
+        connect(fake).create_order(limit_buy())
+
+    assert (caught.value.exchange_code, caught.value.code) == ("50042", "duplicate_order")
+
+
+def test_ccxt_duplicate_order_id_class_maps_to_duplicate_order():
+    import ccxt
+
+    from exchanges.connectors.ccxt import wire
+
+    exchange = wire.exchange_class("okx")({})
+    assert isinstance(wire.domain_error(ccxt.DuplicateOrderId("51603 clOrdId exists"), exchange, ()),
+                      errors.DuplicateOrder)

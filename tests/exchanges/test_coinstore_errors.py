@@ -15,6 +15,7 @@ from exchanges.errors import (
     ExchangeTimeout,
     ExchangeUnavailable,
     InvalidOrder,
+    OrderNotFound,
     PermissionDenied,
     RateLimited,
 )
@@ -164,3 +165,70 @@ def test_a_venue_message_echoing_the_key_is_scrubbed(fake):
 def test_a_missing_timeout_falls_back_to_the_default_instead_of_waiting_forever(fake):
     connector = CoinstoreConnector(Credentials(api_key=API_KEY, secret=SECRET), base_url=fake.url, timeout_s=None)
     assert connector._http.timeout == (10.0, 10.0)
+
+
+# --- codes, not words ------------------------------------------------------------------------
+def answer_every_call_with(fake, code, message):
+    fake._route = lambda method, path, request: {"code": code, "message": message, "data": None}
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [(404, "service not found"), (3000, "symbol not found"), (1002, "api key not exist"), (3999, "order not exist")],
+)
+def test_a_not_found_message_is_never_read_as_order_not_found(fake, code, message):
+    # Before: any message with "not found" / "not exist" became OrderNotFound, which the guard
+    # reads as "never placed, send it again".
+    answer_every_call_with(fake, code, message)
+
+    with pytest.raises(ExchangeError) as caught:
+        connect(fake).fetch_order("SHARP/USDT", client_order_id="c1")
+
+    assert not isinstance(caught.value, OrderNotFound)
+    assert caught.value.exchange_code == str(code)
+
+
+@pytest.mark.parametrize(("code", "message"), [(3000, "symbol not found"), (1002, "api key not exist"), (7777, "")])
+def test_an_unknown_code_is_exchange_unavailable(fake, code, message):
+    answer_every_call_with(fake, code, message)
+
+    with pytest.raises(ExchangeUnavailable) as caught:
+        connect(fake).fetch_balance()
+
+    assert caught.value.retryable and caught.value.exchange_code == str(code)
+
+
+def test_service_not_found_404_is_a_configuration_error_not_worth_retrying(fake):
+    answer_every_call_with(fake, 404, "service not found")
+
+    with pytest.raises(ExchangeError) as caught:
+        connect(fake).fetch_balance()
+
+    assert not caught.value.retryable and not isinstance(caught.value, OrderNotFound)
+
+
+def test_cancel_of_an_order_coinstore_no_longer_holds_is_order_not_found(fake):
+    connector = connect(fake)
+    placed = connector.create_order(OrderRequest("SHARP/USDT", "buy", "limit", Decimal("100"), "c9", Decimal("0.012")))
+    connector.cancel_order("SHARP/USDT", placed.exchange_order_id)
+
+    with pytest.raises(OrderNotFound):
+        connector.cancel_order("SHARP/USDT", placed.exchange_order_id)
+
+
+@pytest.mark.parametrize(("status", "ours"), [("EXPIRED", "canceled"), ("STOPPED", "canceled"),
+                                              ("SUBMITTING", "open"), ("PARTIAL_CANCELED", "canceled")])
+def test_every_documented_order_status_has_a_defined_meaning(status, ours):
+    from exchanges.connectors.coinstore.parsing import parse_order
+
+    row = {"ordId": 1, "clOrdId": "c", "side": "BUY", "ordType": "LIMIT", "ordQty": "1", "ordPrice": "1",
+           "cumQty": "0", "ordStatus": status, "timestamp": 1_700_000_000_000}
+    assert parse_order(row, "SHARP/USDT").status == ours
+
+
+def test_an_order_status_nobody_documented_is_an_unexpected_answer_not_open():
+    from exchanges.connectors.coinstore.parsing import parse_order
+
+    row = {"ordId": 1, "side": "BUY", "ordType": "LIMIT", "ordQty": "1", "ordPrice": "1", "ordStatus": "HALTED"}
+    with pytest.raises(ExchangeUnavailable):
+        parse_order(row, "SHARP/USDT")

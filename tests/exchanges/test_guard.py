@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from exchanges.connectors.base import Connector, OrderInfo, OrderRequest
 from exchanges.connectors.paper import PaperConnector
-from exchanges.errors import ExchangeTimeout, ExchangeUnavailable, InvalidOrder, RateLimited
+from exchanges.errors import ExchangeTimeout, ExchangeUnavailable, InvalidOrder, OrderStateUnknown, RateLimited
 from exchanges.guard import GuardedConnector, RetryPolicy
 from exchanges.throttle import Rate, Throttle
 from tests.factories import ExchangeAccountFactory
@@ -176,13 +176,76 @@ def test_create_order_lost_before_the_venue_is_retried_once():
     assert venue.calls["create_order"] == 2 and len(venue.orders) == 1
 
 
-def test_create_order_is_tried_at_most_twice():
+def test_create_order_is_tried_at_most_twice_and_then_its_state_is_unknown_not_failed():
     recorder, venue = Recorder(), LosingVenue(failures=5)
 
-    with pytest.raises(ExchangeTimeout):
+    with pytest.raises(OrderStateUnknown) as caught:
         guarded(venue, recorder).create_order(ORDER)
 
     assert venue.calls["create_order"] == 2
+    assert caught.value.client_order_id == "bot1-0001"
+
+
+def test_create_order_looks_up_over_the_whole_window_before_sending_again():
+    recorder, venue = Recorder(), LosingVenue(failures=1)
+
+    guarded(venue, recorder, lookup_window_s=5.0).create_order(ORDER)
+
+    assert venue.calls["create_order"] == 2
+    assert sum(recorder.waits) >= 5.0  # "not found" at once is no proof: the venue may be slow
+    assert venue.calls["fetch_order"] >= 3  # asked again and again, with backoff
+
+
+def test_create_order_look_up_window_is_bounded_by_the_call_budget():
+    recorder, venue = Recorder(), LosingVenue(failures=5)
+
+    with pytest.raises(OrderStateUnknown):
+        guarded(venue, recorder, lookup_window_s=50.0, order_budget_s=6.0).create_order(ORDER)
+
+    assert sum(recorder.waits) <= 6.0
+    assert venue.calls["create_order"] == 1  # no time left for a second send
+
+
+def test_create_order_look_up_that_keeps_failing_is_state_unknown_and_never_resent():
+    recorder, venue = Recorder(), LosingVenue(failures=1)
+
+    def unreachable(symbol, exchange_order_id="", client_order_id=""):
+        raise ExchangeUnavailable("down", exchange="flaky")
+
+    venue.fetch_order = unreachable
+
+    with pytest.raises(OrderStateUnknown):
+        guarded(venue, recorder, lookup_window_s=3.0).create_order(ORDER)
+
+    assert venue.calls["create_order"] == 1
+
+
+def test_create_order_refused_by_the_venue_is_a_failure_as_before():
+    recorder, venue = Recorder(), FlakyVenue(failures=1, error=InvalidOrder)
+    venue.create_order = lambda request: (_ for _ in ()).throw(InvalidOrder("below minimum", exchange="flaky"))
+
+    with pytest.raises(InvalidOrder):
+        guarded(venue, recorder).create_order(ORDER)
+
+    assert recorder.waits == []
+
+
+def test_create_order_refused_locally_before_anything_was_sent_is_rate_limited(settings):
+    settings.EXCHANGE_RATE_LIMITS = {"flaky": {"account": "1/m", "ip": None}}
+    recorder, venue = Recorder(), FlakyVenue()
+    connector = guarded(venue, recorder)
+    connector.load_markets()  # spends the minute's budget
+
+    with pytest.raises(RateLimited):
+        connector.create_order(ORDER)
+
+    assert "create_order" not in venue.calls
+
+
+def test_look_up_window_comes_from_settings(settings):
+    settings.EXCHANGE_ORDER_LOOKUP_WINDOW_S = 12.5
+
+    assert GuardedConnector(FlakyVenue(), account_id=1).policy.lookup_window_s == 12.5
 
 
 def test_each_call_kind_gets_its_own_timeout(settings):
@@ -291,10 +354,10 @@ def test_rate_parses_counts_and_periods():
     assert Rate.parse("5/2s") == Rate(5, 2)
 
 
-def test_create_order_without_a_client_order_id_is_never_retried():
+def test_create_order_without_a_client_order_id_is_never_retried_and_its_state_is_unknown():
     recorder, venue = Recorder(), LosingVenue(failures=1)
 
-    with pytest.raises(ExchangeTimeout):
+    with pytest.raises(OrderStateUnknown):
         guarded(venue, recorder).create_order(OrderRequest("SHARP/USDT", "buy", "market", D("10"), ""))
 
     assert venue.calls["create_order"] == 1

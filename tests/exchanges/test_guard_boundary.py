@@ -7,7 +7,7 @@ import pytest
 
 from exchanges.connectors.base import Credentials, OrderRequest
 from exchanges.connectors.ccxt import CcxtConnector
-from exchanges.errors import ExchangeError, ExchangeUnavailable
+from exchanges.errors import ExchangeError, ExchangeUnavailable, OrderStateUnknown
 from exchanges.guard import GuardedConnector, RetryPolicy
 from exchanges.throttle import Throttle
 from tests.exchanges.test_guard import FlakyVenue, Recorder
@@ -100,10 +100,10 @@ def test_unexpected_exception_after_create_order_looks_the_order_up_instead_of_p
     assert len(venue.orders) == 1
 
 
-def test_create_order_without_a_client_order_id_reports_an_unexpected_answer_as_unavailable():
+def test_create_order_without_a_client_order_id_reports_an_unexpected_answer_as_state_unknown():
     recorder, venue = Recorder(), OddVenue(AttributeError(VENUE_TEXT))
 
-    with pytest.raises(ExchangeUnavailable) as caught:
+    with pytest.raises(OrderStateUnknown) as caught:
         guarded(venue, recorder).create_order(OrderRequest("SHARP/USDT", "buy", "market", D("10"), ""))
 
     assert VENUE_TEXT not in str(caught.value)

@@ -4,7 +4,10 @@ It verifies ``X-BM-KEY`` and ``X-BM-SIGN`` (hex HMAC-SHA256 of ``"{timestamp}#{m
 payload = query string for GET, raw JSON body for POST), keeps balances and orders in memory, and
 records every request so a test can assert what reached the "exchange". Faults are injected per
 path: a fixed answer delay, a hang, HTTP 500, HTTP 429, garbage JSON, an error without a
-message, and IP-not-whitelisted (30010).
+message, IP-not-whitelisted (30010), and a late answer (the request is carried out at once, its
+answer sent ``delay_s`` later). ``visible_after_s`` makes a placed order invisible to the query
+endpoints for that long (a venue whose read side lags its matching engine); a repeated
+``client_order_id`` is refused with 50042 at once, as BitMart does.
 
     with FakeBitmart("key", "secret", "memo") as fake:
         connector = CcxtConnector("bitmart", creds, api_url=fake.url)
@@ -90,12 +93,13 @@ DEFAULT_BALANCES = {"USDT": ("1000", "0"), "SHARP": ("50000", "0"), "BTC": ("0.5
 
 @dataclass
 class Fault:
-    kind: str  # hang | http500 | http429 | garbage | no_message | ip_forbidden | reject
+    kind: str  # hang | http500 | http429 | garbage | no_message | ip_forbidden | reject | late
     path: str | None = None
     times: int | None = 1  # None: until cleared
     code: int = 0
     message: str | None = None
     http_status: int = 400
+    delay_s: float = 0.0  # late: how long after carrying the request out the answer is sent
 
 
 @dataclass
@@ -125,6 +129,7 @@ class FakeBitmart(LocalServer):
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.delay_s = delay_s  # every answer waits this long (latency benchmarks)
+        self.visible_after_s = 0.0  # a placed order shows in queries only this long after placement
         self._ids = itertools.count(209626977087068257)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -154,7 +159,8 @@ class FakeBitmart(LocalServer):
         """Make the next ``times`` requests to ``path`` (any path when None; forever when times is
         None) fail as ``kind``: hang (no answer until the fake stops), http500 (HTML body), http429
         (BitMart's 30013), garbage (truncated JSON with HTTP 200), ip_forbidden (30010, HTTP 403) or
-        no_message (error ``code=`` with a null message; ``message="absent"`` drops the key).
+        no_message (error ``code=`` with a null message; ``message="absent"`` drops the key) or
+        late (carried out at once, answered ``delay_s=`` later).
         Signature checks still run first for http429, ip_forbidden and no_message."""
         fault = Fault(kind, path=path, times=times, **fields)
         with self._lock:
@@ -292,17 +298,22 @@ class FakeBitmart(LocalServer):
             if path == "/spot/v3/cancel_order" and method == "POST":
                 return self._cancel(body)
             if path == "/spot/v4/query/open-orders" and method == "POST":
-                rows = [o for o in self.orders.values() if o["state"] in ("new", "partially_filled")
+                rows = [o for o in self._visible() if o["state"] in ("new", "partially_filled")
                         and (not body.get("symbol") or o["symbol"] == body["symbol"])]
                 return _ok([_public_order(o) for o in rows], message="success")
             if path == "/spot/v4/query/order" and method == "POST":
-                return self._order(self.orders.get(str(body.get("orderId"))))
+                return self._order(next((o for o in self._visible() if o["orderId"] == str(body.get("orderId"))), None))
             if path == "/spot/v4/query/client-order" and method == "POST":
-                match = [o for o in self.orders.values() if o["clientOrderId"] == body.get("clientOrderId")]
+                match = [o for o in self._visible() if o["clientOrderId"] == body.get("clientOrderId")]
                 return self._order(match[0] if match else None)
             if path == "/spot/v4/query/trades" and method == "POST":
                 return self._my_trades(body)
         return 404, {"code": 30000, "message": "Not found", "trace": _trace(), "data": {}}
+
+    def _visible(self) -> list[dict]:
+        """The orders the query endpoints show: those placed at least ``visible_after_s`` ago."""
+        shown_before = time.monotonic() - self.visible_after_s
+        return [o for o in self.orders.values() if o.get("_placed_at", 0.0) <= shown_before]
 
     def _currency_codes(self) -> set[str]:
         codes = set(self.balances)
@@ -365,6 +376,7 @@ class FakeBitmart(LocalServer):
             "orderId": order_id, "clientOrderId": client_id or order_id, "symbol": symbol, "side": side,
             "orderMode": "spot", "type": kind, "state": "new", "createTime": str(now), "updateTime": str(now),
             "_size": size, "_price": price, "_filled": Decimal(0), "_notional": Decimal(0),
+            "_placed_at": time.monotonic(),
         }
         return _ok({"order_id": order_id})
 
@@ -512,7 +524,10 @@ def _handler_for(fake: FakeBitmart):
                 if message and "{api_key}" in message:
                     message = message.replace("{api_key}", self.headers.get("X-BM-KEY", ""))
                 return self._answer(*_error(fault.http_status, fault.code, message))
-            self._answer(*fake.route(method, split.path, query, body))
+            answer = fake.route(method, split.path, query, body)
+            if fault and fault.kind == "late":  # carried out already; the answer takes its time
+                fake._stop.wait(fault.delay_s)
+            self._answer(*answer)
 
         def _answer(self, status: int, answer: dict):
             self._send(status, json.dumps(answer), "application/json")

@@ -14,8 +14,11 @@ amount) and minimums, funds are locked and released, and fills are recorded for 
 Faults: ``fake.delay_s`` (fixed latency per request), ``fake.fault`` = "hang" | "500" | "429" |
 "garbage" | "tamper" (a proxy altering the body after it was signed) | "echo" (an error answer,
 code 500, to signed calls, whose message quotes the request's API key back, as a venue echoing a
-request would). Codes marked "fake's
-choice" are not documented by Coinstore; the connector does not rely on them.
+request would). ``place_answer_delay_s`` carries an order placement out at once and answers it
+that much later (a venue slower than our timeout); ``visible_after_s`` hides a placed order from
+orderInfo and the active orders for that long (a read side lagging the matching engine). A
+repeated ``clOrdId`` is refused: Coinstore documents it as unique. Codes marked "fake's choice"
+are not documented by Coinstore; the connector does not rely on them.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ CODE_PRICE_PRECISION = 3105  # fake's choice
 CODE_BELOW_MINIMUM = 3103  # fake's choice
 CODE_BAD_REQUEST = 400  # fake's choice
 CODE_ORDER_NOT_FOUND = 3115  # fake's choice; the message says "order not found"
+CODE_DUPLICATE_CLIENT_ID = 3116  # fake's choice: clOrdId is documented unique, its refusal code is not
 
 PRIVATE_PREFIXES = ("/spot/", "/trade/", "/v2/trade/")
 _RAW_NUMBER = re.compile(r'"__num__([-0-9.Ee+]+)__"')
@@ -120,6 +124,8 @@ class FakeCoinstore(LocalServer):
         self.matches: list[dict] = []  # oldest first; served newest first
         self.received: list[Received] = []
         self.delay_s = 0.0
+        self.place_answer_delay_s = 0.0
+        self.visible_after_s = 0.0
         self.fault: str | None = None
         self.hang_s = 30.0
         self.max_skew_ms = 60_000
@@ -223,6 +229,8 @@ class FakeCoinstore(LocalServer):
                 return 200, _json(refusal)
         with self._lock:
             answer = self._route(request.method, path, request)
+        if path == "/trade/order/place" and self.place_answer_delay_s:
+            self._release.wait(self.place_answer_delay_s)  # placed already; the answer takes its time
         return 200, _json(answer)
 
     def _authenticate(self, request: Received, client_ip: str) -> dict | None:
@@ -369,6 +377,9 @@ class FakeCoinstore(LocalServer):
             qty, price = Decimal(str(qty_text)), Decimal(str(price_text))
             if qty < Decimal(rules["minLmtSz"]) or price < Decimal(rules["minLmtPr"]) or qty <= 0:
                 return _error(CODE_BELOW_MINIMUM, "ordQty or ordPrice below minimum")
+        client_id = body.get("clOrdId")
+        if client_id and any(o["clOrdId"] == client_id for o in self.orders.values()):
+            return _error(CODE_DUPLICATE_CLIENT_ID, "clOrdId already exists")
         lock_currency, lock_amount = (quote, qty * price) if side == "BUY" else (base, qty)
         funds = self.funds.setdefault(lock_currency, Funds())
         if funds.available < lock_amount:
@@ -399,6 +410,7 @@ class FakeCoinstore(LocalServer):
             "_qty": qty,
             "_filled": Decimal(0),
             "_locked": lock_amount,
+            "_placed_at": time.monotonic(),
         }
         self.orders[str(order["ordId"])] = order
         if kind == "MARKET":
@@ -477,20 +489,26 @@ class FakeCoinstore(LocalServer):
     def _public(order: dict) -> dict:
         return {k: v for k, v in order.items() if not k.startswith("_")}
 
+    def _visible(self) -> list[dict]:
+        """The orders orderInfo and active orders show: those placed at least ``visible_after_s`` ago."""
+        shown_before = time.monotonic() - self.visible_after_s
+        return [o for o in self.orders.values() if o.get("_placed_at", 0.0) <= shown_before]
+
     def _active(self, code: str | None) -> dict:
         rows = [
             self._public(o)
-            for o in self.orders.values()
+            for o in self._visible()
             if o["ordStatus"] in ("SUBMITTED", "PARTIAL_FILLED") and (code is None or o["symbol"] == code.upper())
         ]
         return {"code": 0, "data": rows}
 
     def _order_info(self, query: dict, *, v2: bool) -> dict:
         order = None
+        visible = self._visible()
         if query.get("ordId"):
-            order = self.orders.get(query["ordId"])
+            order = next((o for o in visible if str(o["ordId"]) == query["ordId"]), None)
         elif query.get("clOrdId") and v2:
-            order = next((o for o in self.orders.values() if o["clOrdId"] == query["clOrdId"]), None)
+            order = next((o for o in visible if o["clOrdId"] == query["clOrdId"]), None)
         if v2:
             return {"code": 0, "data": [self._public(order)] if order else []}
         if order is None:

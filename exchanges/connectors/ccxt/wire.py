@@ -36,6 +36,7 @@ NUMBER_OUT_OF_RANGE = "Number {value!r} in the exchange's answer is beyond what 
 
 # ccxt error classes, most specific first, and the domain error each becomes.
 ERROR_MAP = (
+    (ccxt.DuplicateOrderId, errors.DuplicateOrder),
     (ccxt.OrderNotFound, errors.OrderNotFound),
     (ccxt.PermissionDenied, errors.PermissionDenied),
     (ccxt.AccountSuspended, errors.PermissionDenied),
@@ -51,6 +52,9 @@ ERROR_MAP = (
 )
 SUCCESS_CODES = {"bitmart": "1000"}
 IP_NOT_WHITELISTED_CODES = {"bitmart": "30010"}
+# A repeated client order id, where ccxt does not say DuplicateOrderId itself (ccxt 4.5.70 maps
+# BitMart's 50042 to BadRequest). The guard reads DuplicateOrder as "the order exists".
+DUPLICATE_ORDER_CODES = {"bitmart": {"50042"}}
 
 # ccxt logs request headers (the API key, the signature) at debug level; its instances get a
 # logger that no logging configuration can switch on.
@@ -139,6 +143,8 @@ def domain_error(exc: ccxt.BaseError, exchange, secrets: tuple[str, ...]) -> err
     error_class = next((domain for source, domain in ERROR_MAP if isinstance(exc, source)), errors.ExchangeError)
     if code is not None and code == IP_NOT_WHITELISTED_CODES.get(exchange.id):
         error_class, message = errors.PermissionDenied, IP_NOT_WHITELISTED.format(exchange=exchange.id)
+    if code is not None and code in DUPLICATE_ORDER_CODES.get(exchange.id, ()):
+        error_class = errors.DuplicateOrder
     if code is None and status and status >= 400:
         code = str(status)
     return error_class(masked(message or str(exc), secrets)[:500], exchange=exchange.id, exchange_code=code)

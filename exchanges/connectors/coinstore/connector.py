@@ -28,7 +28,7 @@ from exchanges.connectors.base import (
 from exchanges.connectors.coinstore import parsing
 from exchanges.connectors.coinstore.parsing import SymbolRules, dec, unexpected
 from exchanges.connectors.coinstore.transport import EXCHANGE, CoinstoreHttp, with_code
-from exchanges.errors import ExchangeError, InvalidOrder, OrderNotFound
+from exchanges.errors import ExchangeError, ExchangeUnavailable, InvalidOrder, OrderNotFound
 
 DEFAULT_BASE_URL = "https://api.coinstore.com/api"
 DEFAULT_TIMEOUT_S = 10.0
@@ -43,6 +43,7 @@ TOO_MANY_TRADES = "More than {count} Coinstore fills since {since}; cannot read 
 BELOW_MIN_AMOUNT = "Order amount {amount} is below the market minimum {minimum} after rounding to {step}"
 BELOW_MIN_PRICE = "Order price {price} is below the market minimum {minimum}"
 BELOW_MIN_VALUE = "Market buy value {value} is below the market minimum {minimum}"
+NO_ORDER_ID = "Coinstore accepted the order without saying its order id"
 
 
 def wire_text(value: Decimal) -> str:
@@ -207,7 +208,12 @@ class CoinstoreConnector(Connector):
         data = data if isinstance(data, dict) else {}
         order_id = data.get("ordId") or data.get("order_id")  # the docs show both spellings
         if not order_id:
-            raise ExchangeError("Coinstore accepted the order without an order id", exchange=EXCHANGE)
+            # Accepted, so it may rest on the book: not a refusal. Retryable, so the guard looks it
+            # up by client order id (or reports its state unknown) instead of calling it failed.
+            raise with_code(
+                ExchangeUnavailable(NO_ORDER_ID, exchange=EXCHANGE, client_order_id=request.client_order_id),
+                "no_order_id",
+            )
         return OrderInfo(
             exchange_order_id=str(order_id),
             client_order_id=str(data.get("clOrdId") or request.client_order_id),

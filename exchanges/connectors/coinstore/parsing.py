@@ -14,6 +14,10 @@ from exchanges.errors import ExchangeUnavailable
 BALANCE_AVAILABLE = 1
 BALANCE_FROZEN = 4
 
+# Every status Coinstore documents or was seen sending. EXPIRED (a time-in-force ran out) and
+# STOPPED (the venue took the order off the book, e.g. an IOC/FOK remainder) are off the book
+# like a cancel: whatever filled stays in ``filled``. Anything else is an unexpected answer,
+# never a guess of "open".
 ORDER_STATUS = {
     "SUBMITTING": "open",
     "SUBMITTED": "open",
@@ -22,6 +26,8 @@ ORDER_STATUS = {
     "CANCELED": "canceled",
     "CANCELLED": "canceled",
     "PARTIAL_CANCELED": "canceled",
+    "EXPIRED": "canceled",
+    "STOPPED": "canceled",
     "REJECTED": "rejected",
 }
 
@@ -155,6 +161,8 @@ def _at(seconds: Decimal) -> datetime:
 def parse_order(row: dict, symbol: str) -> OrderInfo:
     """An order row of orderInfo (v1 ``ordState``, v2 ``ordStatus``) or active orders."""
     status_text = str(row.get("ordStatus") or row.get("ordState") or "").upper()
+    if status_text not in ORDER_STATUS:
+        raise unexpected(f"order status {status_text[:40]!r}")
     kind = "market" if str(row.get("ordType", "")).upper() == "MARKET" else "limit"
     filled = dec(row.get("cumQty"))
     amount = dec(row.get("ordQty"))
@@ -173,7 +181,7 @@ def parse_order(row: dict, symbol: str) -> OrderInfo:
         amount=amount,
         price=price,
         filled=filled,
-        status=ORDER_STATUS.get(status_text, "open"),
+        status=ORDER_STATUS[status_text],
         created_at=from_ms(row.get("timestamp")),
     )
 

@@ -28,6 +28,7 @@ from exchanges.connectors.coinstore.signing import signature
 from exchanges.connectors.http import read_within
 from exchanges.errors import (
     AuthenticationFailed,
+    DuplicateOrder,
     ExchangeError,
     ExchangeTimeout,
     ExchangeUnavailable,
@@ -58,6 +59,9 @@ GARBAGE = "Coinstore answered with something that is not its JSON envelope"
 SERVER_ERROR = "Coinstore answered with a server error"
 GATEWAY_FORBIDDEN = "Coinstore's gateway refused this server; check that its egress IP (/egress-ip) is allowed"
 BAD_STATUS = "Coinstore refused the request; check the configured base URL"
+BAD_REQUEST = "Coinstore refused the request's format"
+DUPLICATE_CLIENT_ID = "Coinstore already holds an order with this clOrdId"
+UNKNOWN_CODE = "Coinstore refused the request with a code it does not document"
 
 # Coinstore's own codes (the documented ones, plus those seen in production).
 CODE_UNAUTHORIZED = "1401"
@@ -65,6 +69,11 @@ CODE_SIGNATURE_FAILED = "401"
 CODE_QUANTITY_PRECISION = "3104"
 CODE_AMOUNT_PRECISION = "3106"
 CODE_INSUFFICIENT_FUNDS = "1101"
+CODE_BAD_REQUEST = "400"  # the documented HTTP-style codes also come as the envelope's code
+CODE_SERVICE_NOT_FOUND = "404"
+CODE_RATE_LIMITED = "429"
+PLACE_PATH = "/trade/order/place"
+CANCEL_PATH = "/trade/order/cancel"
 
 
 def with_code(error: ExchangeError, code: str) -> ExchangeError:
@@ -175,27 +184,45 @@ class CoinstoreHttp:
 
     @staticmethod
     def _error(path: str, code: str, message: str) -> ExchangeError:
+        """The domain error for a refusal, decided by Coinstore's code, never by its words alone.
+
+        A code Coinstore does not document is ExchangeUnavailable (retryable, and for an order
+        "state unknown" to the guard), never OrderNotFound: "404 service not found", "3000 symbol
+        not found" and "1002 api key not exist" must not read as "this order was never placed".
+        Two refusals have no documented code, so they are recognised on one path only, where a
+        misreading cannot place an order twice: a repeated clOrdId on placement (documented as
+        unique) and an order the venue no longer holds on cancel.
+        """
         said = f" (Coinstore said: {message})" if message else ""
         lowered = message.lower()
+        fields = {"exchange": EXCHANGE, "exchange_code": code, "path": path}
         if code == CODE_UNAUTHORIZED:
-            return PermissionDenied(IP_NOT_BOUND + said, exchange=EXCHANGE, exchange_code=code, path=path)
-        if code == CODE_SIGNATURE_FAILED or "signature" in lowered:
-            return AuthenticationFailed(SIGNATURE_FAILED + said, exchange=EXCHANGE, exchange_code=code, path=path)
+            return PermissionDenied(IP_NOT_BOUND + said, **fields)
+        if code == CODE_SIGNATURE_FAILED:
+            return AuthenticationFailed(SIGNATURE_FAILED + said, **fields)
         if code == CODE_AMOUNT_PRECISION:
-            error = InvalidOrder(AMOUNT_PRECISION + said, exchange=EXCHANGE, exchange_code=code, path=path)
-            return with_code(error, "amount_precision")
+            return with_code(InvalidOrder(AMOUNT_PRECISION + said, **fields), "amount_precision")
         if code == CODE_QUANTITY_PRECISION:
-            error = InvalidOrder(QUANTITY_PRECISION + said, exchange=EXCHANGE, exchange_code=code, path=path)
-            return with_code(error, "quantity_precision")
-        if code == CODE_INSUFFICIENT_FUNDS or "insufficient" in lowered:
-            return InsufficientFunds("Coinstore: insufficient balance" + said, exchange=EXCHANGE, exchange_code=code)
-        if code == "429":
-            return RateLimited(RATE_LIMITED + said, exchange=EXCHANGE, exchange_code=code, path=path)
+            return with_code(InvalidOrder(QUANTITY_PRECISION + said, **fields), "quantity_precision")
+        if code == CODE_INSUFFICIENT_FUNDS:
+            return InsufficientFunds("Coinstore: insufficient balance" + said, **fields)
+        if code == CODE_RATE_LIMITED:
+            return RateLimited(RATE_LIMITED + said, **fields)
         if code.startswith("5") and len(code) == 3:
-            return ExchangeUnavailable(SERVER_ERROR + said, exchange=EXCHANGE, exchange_code=code, path=path)
-        if "not found" in lowered or "not exist" in lowered or "not_found" in lowered:
-            return OrderNotFound("Coinstore does not know this order" + said, exchange=EXCHANGE, exchange_code=code)
-        return ExchangeError("Coinstore refused the request" + said, exchange=EXCHANGE, exchange_code=code, path=path)
+            return ExchangeUnavailable(SERVER_ERROR + said, **fields)
+        if code == CODE_BAD_REQUEST:
+            return with_code(ExchangeError(BAD_REQUEST + said, **fields), "bad_request")
+        if code == CODE_SERVICE_NOT_FOUND:
+            return ExchangeError(f"{BAD_STATUS} ({code}){said}", **fields)
+        if path == PLACE_PATH and "clordid" in lowered.replace(" ", "") and any(
+            word in lowered for word in ("duplicate", "exist", "repeat", "used")
+        ):
+            return DuplicateOrder(DUPLICATE_CLIENT_ID + said, **fields)
+        if path == CANCEL_PATH and "order" in lowered and any(
+            words in lowered for words in ("not found", "not exist", "finished")
+        ):
+            return OrderNotFound("Coinstore does not hold this order" + said, **fields)
+        return ExchangeUnavailable(UNKNOWN_CODE + said, **fields)
 
 
 def _envelope(raw: bytes) -> dict | None:

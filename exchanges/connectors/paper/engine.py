@@ -17,7 +17,7 @@ from django.db.models import F
 from exchanges.connectors.base import OrderRequest
 from exchanges.connectors.paper.setup import EXCHANGE_ID
 from exchanges.connectors.paper.walk import WalkSpec, is_multiple, price_at, synth_book, walk
-from exchanges.errors import InsufficientFunds, InvalidOrder, OrderNotFound
+from exchanges.errors import DuplicateOrder, InsufficientFunds, InvalidOrder, OrderNotFound
 from exchanges.models import PaperBalance, PaperMarket, PaperOrder, PaperTrade
 
 Q18 = Decimal("1e-18")
@@ -181,7 +181,7 @@ def place(market: PaperMarket, request: OrderRequest, now: datetime) -> PaperOrd
                     checked_step=step, created_at=now,
                 )
         except IntegrityError:
-            raise InvalidOrder(
+            raise DuplicateOrder(
                 f"Client order id {request.client_order_id!r} is already used on this account.",
                 exchange=EXCHANGE_ID, exchange_code="duplicate_client_order_id", symbol=market.symbol,
             ) from None
