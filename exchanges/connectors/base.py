@@ -100,6 +100,8 @@ class OrderInfo:
     filled: Decimal
     status: str  # "open" | "filled" | "canceled" | "rejected"
     created_at: datetime | None = None
+    fee: Decimal | None = None  # in fee_currency, when the venue says it (a swap's network fee)
+    fee_currency: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from exchanges.connectors.base import Credentials, OrderRequest
-from exchanges.connectors.jupiter import MARKET_ONLY, SOL_MINT, JupiterConnector
+from exchanges.connectors.jupiter import DEFAULT_TOKENS, MARKET_ONLY, SOL_MINT, JupiterConnector
 from exchanges.connectors.jupiter.connector import BAD_KEY, NO_SIGNING_KEY, WRONG_KEY
 from exchanges.connectors.jupiter.settlement import FOREIGN_PAYER
 from exchanges.errors import (
@@ -33,6 +34,7 @@ SOL_PRICE = Decimal("150.25")
 @pytest.fixture
 def rpc():
     with FakeSolanaRpc(pending_polls=3) as node:
+        node.set_mint(Pubkey.from_string(DEFAULT_TOKENS["USDT"]["mint"]), 6)  # a default token, as on mainnet
         yield node
 
 

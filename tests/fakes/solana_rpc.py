@@ -2,8 +2,8 @@
 
 It answers the methods solana-py's ``Client`` calls in the wire format of a real node:
 getBalance, getTokenAccountsByOwner (jsonParsed), getTokenAccountBalance, getTokenSupply,
-getLatestBlockhash, getBlockHeight, sendTransaction, getSignatureStatuses, getTransaction (json) and
-getSignaturesForAddress. ``sendTransaction`` verifies every signature with solders (the fee payer's
+getLatestBlockhash, getBlockHeight, getMultipleAccounts (base64), simulateTransaction (with
+``accounts``), sendTransaction, getSignatureStatuses, getTransaction (json) and getSignaturesForAddress. ``sendTransaction`` verifies every signature with solders (the fee payer's
 first), then executes the transaction in LiteSVM, so balances change for real; the transaction's
 status answers "processed" to the first ``pending_polls`` polls, then "confirmed" (and only then
 does getTransaction or getSignaturesForAddress show it).
@@ -73,7 +73,9 @@ class FakeSolanaRpc(LocalServer):
     """Start with ``with FakeSolanaRpc() as rpc:``; ``rpc.url`` is the endpoint."""
 
     def __init__(self, *, pending_polls: int = 2, blocks_per_height_call: int = 1):
-        self.svm = LiteSVM()
+        # Signatures are verified here, before LiteSVM runs a transaction; a simulation, like a real
+        # node's with sigVerify false, runs a transaction the wallet has not signed yet.
+        self.svm = LiteSVM().with_sigverify(False)
         self.lock = threading.RLock()
         self.pending_polls = pending_polls
         self.blocks_per_height_call = blocks_per_height_call
@@ -254,6 +256,42 @@ class FakeSolanaRpc(LocalServer):
     def _decimals(self, mint: Pubkey) -> int:
         account = self.svm.get_account(mint)
         return Mint.from_bytes(bytes(account.data)[:MINT_LEN]).decimals
+
+    def _account_base64(self, address: Pubkey, account=None) -> dict | None:
+        account = account if account is not None else self.svm.get_account(address)
+        if account is None or (account.lamports == 0 and not bytes(account.data)):
+            return None
+        return {
+            "lamports": account.lamports, "owner": str(account.owner), "executable": account.executable,
+            "rentEpoch": 18446744073709551615, "space": len(account.data),
+            "data": [base64.b64encode(bytes(account.data)).decode(), "base64"],
+        }
+
+    def _rpc_getMultipleAccounts(self, addresses, config=None):
+        if (config or {}).get("encoding") != "base64":
+            raise RpcError(-32602, "this fake answers getMultipleAccounts in base64 only")
+        return {"context": self._context(), "value": [self._account_base64(Pubkey.from_string(a)) for a in addresses]}
+
+    def _rpc_simulateTransaction(self, wire, config=None):
+        config = config or {}
+        if config.get("encoding") != "base64" or config.get("sigVerify"):
+            raise RpcError(-32602, "this fake simulates base64 transactions without sigVerify only")
+        tx = VersionedTransaction.from_bytes(base64.b64decode(wire))
+        result = self.svm.simulate_transaction(tx)
+        failed = isinstance(result, FailedTransactionMetadata)
+        watched = [Pubkey.from_string(a) for a in (config.get("accounts") or {}).get("addresses", [])]
+        accounts = None
+        if not failed:
+            post = dict(result.post_accounts())
+            accounts = [self._account_base64(a, post.get(a)) for a in watched]
+        metadata = result.meta()
+        return {"context": self._context(), "value": {
+            "err": _error_json(result.err()) if failed else None,
+            "logs": list(metadata.logs()),
+            "accounts": accounts,
+            "unitsConsumed": metadata.compute_units_consumed(),
+            "returnData": None,
+        }}
 
     def _rpc_getTokenAccountsByOwner(self, owner, selector, config=None):
         if (config or {}).get("encoding") != "jsonParsed":

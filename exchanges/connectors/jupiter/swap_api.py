@@ -66,6 +66,10 @@ class JupiterApi:
         swap = self._request("POST", "/swap", json=body)
         if not isinstance(swap.get("swapTransaction"), str):
             raise ExchangeUnavailable("Jupiter swap answer lacks swapTransaction", exchange=EXCHANGE)
+        last_valid = swap.get("lastValidBlockHeight")
+        if not isinstance(last_valid, int) or isinstance(last_valid, bool):
+            # Without it nobody could tell when the swap can no longer land.
+            raise ExchangeUnavailable("Jupiter swap answer lacks lastValidBlockHeight", exchange=EXCHANGE)
         return swap
 
     def _request(self, method: str, path: str, **kwargs) -> dict:
@@ -74,7 +78,7 @@ class JupiterApi:
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, self.base_url + path, timeout=self.timeout_s, stream=True, **kwargs
+                method, self.base_url + path, timeout=self.timeout_s, stream=True, allow_redirects=False, **kwargs
             )
             content = read_within(response, started + self.timeout_s)
         except requests.Timeout:
@@ -88,6 +92,9 @@ class JupiterApi:
             payload = None
         if status == 429:
             raise RateLimited(f"Jupiter rate-limited {path}", exchange=EXCHANGE, exchange_code=status)
+        if 300 <= status < 400:  # never followed: it could lead to a host the account did not allow
+            raise ExchangeUnavailable(f"Jupiter answered {path} with a redirect (HTTP {status})", exchange=EXCHANGE,
+                                      exchange_code=status)
         if status >= 500:
             raise ExchangeUnavailable(f"Jupiter answered {path} with HTTP {status}", exchange=EXCHANGE, exchange_code=status)
         if status >= 400:
