@@ -297,3 +297,43 @@ def test_a_swap_worse_than_its_slippage_is_not_signed(rpc, jupiter, wallet, usdc
 def test_memory_store_is_the_default_and_keeps_the_old_promise(rpc, jupiter, wallet, usdc):
     conn = make(rpc, jupiter, wallet, {"USDC": {"mint": str(usdc)}})
     assert isinstance(conn.swaps, MemorySwapStore)
+
+
+# --- the database store on its own ----------------------------------------------------------------
+def _sent(signature, client_order_id="c", symbol="SOL/USDC"):
+    from exchanges.connectors.jupiter.swaps import SentSwap
+
+    return SentSwap(signature=signature, client_order_id=client_order_id, symbol=symbol, side="sell",
+                    amount=Decimal("1.5"), last_valid_block_height=1_150)
+
+
+@pytest.mark.django_db
+def test_the_database_store_frees_a_client_order_id_only_once_its_swap_cannot_land():
+    from django.db import transaction
+
+    from exchanges.connectors.jupiter.swaps import DuplicateSwap
+    from exchanges.pending_swaps import DbSwapStore
+
+    store = DbSwapStore(ExchangeAccountFactory(exchange="jupiter").pk)
+    other = DbSwapStore(ExchangeAccountFactory(exchange="jupiter").pk)
+    store.add(_sent("sig-1"))
+    other.add(_sent("sig-other"))  # another account's ids are its own
+    with transaction.atomic():  # a caller's transaction survives the refusal
+        with pytest.raises(DuplicateSwap):
+            store.add(_sent("sig-2"))
+        assert store.get(client_order_id="c").signature == "sig-1"
+
+    store.settle("sig-1", "expired")
+    store.add(_sent("sig-2"))
+    assert (store.get(client_order_id="c").signature, store.get(client_order_id="c").state) == ("sig-2", "pending")
+    assert store.get(signature="sig-1") is None
+    assert [s.signature for s in store.pending("SOL/USDC")] == ["sig-2"] and store.pending("USDC/SOL") == []
+
+    store.settle("sig-2", "failed", 5_000)
+    store.settle("sig-2", "expired")  # the chain said it landed: it stays so
+    assert (store.get(signature="sig-2").state, store.get(signature="sig-2").fee_lamports) == ("failed", 5_000)
+    with pytest.raises(DuplicateSwap):
+        store.add(_sent("sig-3"))
+    store.add(_sent("sig-4", client_order_id=""))  # no client id: found by signature only
+    store.add(_sent("sig-5", client_order_id=""))
+    assert store.get(client_order_id="") is None and store.get(signature="sig-5").amount == Decimal("1.5")
