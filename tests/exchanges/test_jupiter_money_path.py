@@ -337,3 +337,29 @@ def test_the_database_store_frees_a_client_order_id_only_once_its_swap_cannot_la
     store.add(_sent("sig-4", client_order_id=""))  # no client id: found by signature only
     store.add(_sent("sig-5", client_order_id=""))
     assert store.get(client_order_id="") is None and store.get(signature="sig-5").amount == Decimal("1.5")
+
+
+def test_a_check_upset_by_the_wallets_other_activity_is_retryable_and_sends_nothing(rpc, jupiter, wallet, usdc):
+    """Another bot's swap from the same wallet lands between the read and the simulation."""
+    account = _ata(wallet.pubkey(), usdc)
+    rpc.create_token_account(usdc, wallet.pubkey(), 500_000_000, address=account)
+    conn = make(rpc, jupiter, wallet, {"USDC": {"mint": str(usdc)}})
+
+    def other_swap():
+        rpc.create_token_account(usdc, wallet.pubkey(), 400_000_000, address=account)  # 100 USDC left
+        rpc.before_simulate = None
+
+    rpc.before_simulate = other_swap
+    with pytest.raises(ExchangeUnavailable, match="changed while") as caught:
+        conn.create_order(order("sell", "50", symbol="USDC/SOL"))
+    assert caught.value.retryable and rpc.sent == {}
+    assert conn.create_order(order("sell", "50", symbol="USDC/SOL")).status == "filled"  # tried again
+
+
+def test_a_hostile_transaction_read_at_another_slot_is_still_refused(rpc, jupiter, wallet, usdc):
+    rpc.create_token_account(usdc, wallet.pubkey(), 500_000_000, address=_ata(wallet.pubkey(), usdc))
+    rpc.before_simulate = lambda: None  # the slot moves on, the wallet does not
+    jupiter.hostile = "drain"
+    with pytest.raises(InvalidOrder) as caught:
+        make(rpc, jupiter, wallet, {"USDC": {"mint": str(usdc)}}).create_order(order("sell", "50", symbol="USDC/SOL"))
+    assert caught.value.code == "swap_check_failed" and rpc.sent == {}

@@ -11,7 +11,8 @@ does getTransaction or getSignaturesForAddress show it).
 Faults: set ``fault`` to "hang", "500", "429", "garbage", "jsonrpc-429" or "node-behind"
 (optionally only for the methods in ``fault_methods``), ``never_confirm = True``,
 ``omit_token_amount = True``, or ``skip_preflight = True`` (a failing transaction lands with
-``err`` set and its fee paid).
+``err`` set and its fee paid). ``before_simulate`` (a callable) runs inside simulateTransaction
+first, as another transaction landing meanwhile would; the simulation then answers one slot later.
 ``calls`` records every (method, params).
 """
 
@@ -89,6 +90,7 @@ class FakeSolanaRpc(LocalServer):
         self.unreadable: set[str] = set()  # listed by getSignaturesForAddress, null from getTransaction
         self.omit_token_amount = False  # getTokenAccountsByOwner without tokenAmount (a lean parser)
         self.skip_preflight = False  # land failing transactions (fee paid, err set) instead of refusing
+        self.before_simulate = None
         self.calls: list[tuple[str, list]] = []
         self.token_accounts: set[Pubkey] = set()
         self.sent: dict[str, SentTransaction] = {}
@@ -277,6 +279,9 @@ class FakeSolanaRpc(LocalServer):
         if config.get("encoding") != "base64" or config.get("sigVerify"):
             raise RpcError(-32602, "this fake simulates base64 transactions without sigVerify only")
         tx = VersionedTransaction.from_bytes(base64.b64decode(wire))
+        if self.before_simulate is not None:
+            self.before_simulate()
+            self.slot += 1
         result = self.svm.simulate_transaction(tx)
         failed = isinstance(result, FailedTransactionMetadata)
         watched = [Pubkey.from_string(a) for a in (config.get("accounts") or {}).get("addresses", [])]

@@ -28,7 +28,7 @@ from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
 from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
 
-from exchanges.errors import ExchangeUnavailable, InvalidOrder
+from exchanges.errors import InvalidOrder
 
 from .tokens import EXCHANGE, SOL_MINT
 
@@ -45,7 +45,6 @@ LAMPORTS_PER_SIGNATURE = 5_000
 DEFAULT_UNITS_PER_INSTRUCTION = 200_000
 MAX_COMPUTE_UNITS = 1_400_000
 REFUSED = "Refusing to sign the swap transaction: {why}"
-MOVED_WHILE_CHECKING = "The wallet's balances changed while the swap was being checked; try again"
 
 
 @dataclass(frozen=True)
@@ -118,19 +117,12 @@ def watched_accounts(wallet: Pubkey, holdings: list[str], limits: Limits) -> lis
 
 
 def check_movements(wallet: Pubkey, watched: list[Pubkey], before: list, after: list, limits: Limits,
-                    max_fee_lamports: int, *, same_slot: bool) -> None:
+                    max_fee_lamports: int) -> None:
     """Refuse what the simulated transaction does beyond the quote (see the module docstring).
 
-    ``before``/``after`` are solders Accounts (or None) of ``watched``, read before and simulated
-    after. When they were read at different slots a failed check may be the wallet's own other
-    activity: ExchangeUnavailable (retry) instead of a refusal.
+    ``before``/``after`` are solders Accounts (or None) of ``watched``, read before and simulated after.
     """
-    try:
-        _check(wallet, watched, before, after, limits, max_fee_lamports)
-    except InvalidOrder:
-        if not same_slot:
-            raise ExchangeUnavailable(MOVED_WHILE_CHECKING, exchange=EXCHANGE) from None
-        raise
+    _check(wallet, watched, before, after, limits, max_fee_lamports)
 
 
 def _check(wallet, watched, before, after, limits: Limits, max_fee_lamports: int) -> None:

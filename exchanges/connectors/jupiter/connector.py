@@ -85,6 +85,7 @@ NO_TRADE_TIME = "Solana RPC gave no block time for swap {signature}"
 CONFIRMED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 DECIMALS_MISMATCH = "Token {symbol} is configured with {configured} decimals but its mint {mint} has {chain}"
 DUPLICATE_CLIENT_ID = "This client order id belongs to a swap that landed or may still land"
+MOVED_WHILE_CHECKING = "The wallet's balances changed while its swap was being checked; try again"
 LANDED_UNREADABLE = "Swap {signature} landed but the Solana RPC does not return it now"
 
 
@@ -283,7 +284,14 @@ class JupiterConnector(Connector):
         slot_after, err, after = self.rpc.simulate(tx, watched)
         if err is not None or after is None:
             return  # it would fail: the node's preflight says why, and a failure moves only the fee
-        check_movements(self.wallet, watched, before, after, limits, max_fee, same_slot=slot_before == slot_after)
+        try:
+            check_movements(self.wallet, watched, before, after, limits, max_fee)
+        except InvalidOrder:
+            # Read at another slot, the difference may be the wallet's other activity (a swap of
+            # another bot): refuse only if nothing moved, else let it be tried again.
+            if slot_before != slot_after and self.rpc.accounts(watched)[1] != before:
+                raise ExchangeUnavailable(MOVED_WHILE_CHECKING, exchange=EXCHANGE) from None
+            raise
 
     def _await_settlement(self, signature: str, last_valid_block_height: int | None) -> Settlement:
         """Poll until the swap is confirmed and its transaction readable; ExchangeTimeout otherwise.
