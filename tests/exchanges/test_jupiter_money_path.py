@@ -363,3 +363,18 @@ def test_a_hostile_transaction_read_at_another_slot_is_still_refused(rpc, jupite
     with pytest.raises(InvalidOrder) as caught:
         make(rpc, jupiter, wallet, {"USDC": {"mint": str(usdc)}}).create_order(order("sell", "50", symbol="USDC/SOL"))
     assert caught.value.code == "swap_check_failed" and rpc.sent == {}
+
+
+def test_a_wallet_holding_more_token_accounts_than_one_call_reads_is_checked_whole(rpc, jupiter, wallet, usdc):
+    """Airdropped spam leaves a wallet with over 100 token accounts: read and simulated in two calls."""
+    for _ in range(120):
+        rpc.create_token_account(rpc.create_mint(0), wallet.pubkey(), 1)
+    rpc.create_token_account(usdc, wallet.pubkey(), 500_000_000, address=_ata(wallet.pubkey(), usdc))
+    conn = make(rpc, jupiter, wallet, {"USDC": {"mint": str(usdc)}})
+    assert conn.create_order(order("sell", "50", symbol="USDC/SOL")).status == "filled"
+    assert rpc.methods_called().count("simulateTransaction") == 2
+
+    jupiter.hostile = "drain"
+    with pytest.raises(InvalidOrder) as caught:
+        conn.create_order(order("sell", "50", symbol="USDC/SOL", client_order_id="c2"))
+    assert caught.value.code == "swap_check_failed" and len(rpc.sent) == 1

@@ -43,6 +43,7 @@ TOKEN_PROGRAMS = (TOKEN_PROGRAM, TOKEN_2022_PROGRAM)
 TOKEN_ACCOUNT_LEN = 165
 MINT_LEN = 82
 LAST_VALID_BLOCKS = 150
+MAX_MULTIPLE_ACCOUNTS = 100  # a real node's limit for getMultipleAccounts and simulated accounts
 
 
 @dataclass
@@ -270,6 +271,8 @@ class FakeSolanaRpc(LocalServer):
         }
 
     def _rpc_getMultipleAccounts(self, addresses, config=None):
+        if len(addresses) > MAX_MULTIPLE_ACCOUNTS:
+            raise RpcError(-32602, f"Too many inputs provided; max {MAX_MULTIPLE_ACCOUNTS}")
         if (config or {}).get("encoding") != "base64":
             raise RpcError(-32602, "this fake answers getMultipleAccounts in base64 only")
         return {"context": self._context(), "value": [self._account_base64(Pubkey.from_string(a)) for a in addresses]}
@@ -285,6 +288,8 @@ class FakeSolanaRpc(LocalServer):
         result = self.svm.simulate_transaction(tx)
         failed = isinstance(result, FailedTransactionMetadata)
         watched = [Pubkey.from_string(a) for a in (config.get("accounts") or {}).get("addresses", [])]
+        if len(watched) > MAX_MULTIPLE_ACCOUNTS:
+            raise RpcError(-32602, f"Too many accounts provided; max {MAX_MULTIPLE_ACCOUNTS}")
         accounts = None
         if not failed:
             post = dict(result.post_accounts())

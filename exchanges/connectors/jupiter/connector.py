@@ -80,6 +80,7 @@ PRICE_STEP = Decimal("1e-12")
 MIN_QUOTE_UNITS = 1_000_000  # below this a nominal quote is too coarse to price with
 SIGNATURES_PAGE = 1_000  # the most getSignaturesForAddress returns
 MAX_SIGNATURES_SCANNED = 20_000  # bounds one call on a very busy wallet
+MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' and simulateTransaction's limit on a real node
 TOO_MANY_TRADES = "More than {count} wallet transactions since {since}; cannot read back that far"
 NO_TRADE_TIME = "Solana RPC gave no block time for swap {signature}"
 CONFIRMED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
@@ -107,11 +108,7 @@ class JupiterConnector(Connector):
         confirm_timeout_s: float = 60.0,
         swaps: SwapStore | None = None,
     ):
-        for url, name in ((rpc_url, "rpc_url"), (jupiter_url, "api_url")):
-            try:
-                check_endpoint_url(url, name)
-            except ValueError as exc:  # the message names the option, never the URL (it may hold a key)
-                raise ExchangeError(str(exc), exchange=EXCHANGE, code="endpoint_refused") from None
+        rpc_url, jupiter_url = _endpoint(rpc_url, "rpc_url"), _endpoint(jupiter_url, "api_url")
         try:
             self.wallet = Pubkey.from_string(wallet_address)
         except ValueError:
@@ -280,18 +277,32 @@ class JupiterConnector(Connector):
         max_fee = check_instructions(tx, self.priority_fee_lamports)
         holdings = [holding.address for holding in self.rpc.token_holdings(self.wallet)]
         watched = watched_accounts(self.wallet, holdings, limits)
-        slot_before, before = self.rpc.accounts(watched)
-        slot_after, err, after = self.rpc.simulate(tx, watched)
-        if err is not None or after is None:
-            return  # it would fail: the node's preflight says why, and a failure moves only the fee
+        before, after, same_slot = [], [], True
+        # A node reads and simulates at most MAX_ACCOUNTS_PER_CALL accounts at once; a wallet full
+        # of airdropped tokens holds more.
+        for start in range(0, len(watched), MAX_ACCOUNTS_PER_CALL):
+            chunk = watched[start : start + MAX_ACCOUNTS_PER_CALL]
+            slot_before, accounts = self.rpc.accounts(chunk)
+            slot_after, err, simulated = self.rpc.simulate(tx, chunk)
+            if err is not None or simulated is None:
+                return  # it would fail: the node's preflight says why, and a failure moves only the fee
+            before += accounts
+            after += simulated
+            same_slot = same_slot and slot_before == slot_after
         try:
             check_movements(self.wallet, watched, before, after, limits, max_fee)
         except InvalidOrder:
             # Read at another slot, the difference may be the wallet's other activity (a swap of
             # another bot): refuse only if nothing moved, else let it be tried again.
-            if slot_before != slot_after and self.rpc.accounts(watched)[1] != before:
+            if not same_slot and self._accounts(watched) != before:
                 raise ExchangeUnavailable(MOVED_WHILE_CHECKING, exchange=EXCHANGE) from None
             raise
+
+    def _accounts(self, addresses: list) -> list:
+        found = []
+        for start in range(0, len(addresses), MAX_ACCOUNTS_PER_CALL):
+            found += self.rpc.accounts(addresses[start : start + MAX_ACCOUNTS_PER_CALL])[1]
+        return found
 
     def _await_settlement(self, signature: str, last_valid_block_height: int | None) -> Settlement:
         """Poll until the swap is confirmed and its transaction readable; ExchangeTimeout otherwise.
@@ -520,6 +531,15 @@ class JupiterConnector(Connector):
             DECIMALS_MISMATCH.format(symbol=token.symbol, configured=configured, mint=token.mint, chain=chain),
             exchange=EXCHANGE, code="token_decimals", mint=token.mint,
         )
+
+
+def _endpoint(url: str, name: str) -> str:
+    """The URL if requests may go there (exchanges.endpoints); the error names the option, never
+    the URL, which may hold an API key."""
+    try:
+        return check_endpoint_url(url, name)
+    except ValueError as exc:
+        raise ExchangeError(str(exc), exchange=EXCHANGE, code="endpoint_refused") from None
 
 
 def _keypair(private_key: str, wallet: Pubkey) -> Keypair | None:
