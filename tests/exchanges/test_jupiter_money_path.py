@@ -123,9 +123,9 @@ def test_a_new_connector_answers_for_a_swap_another_sent_until_it_lands(rpc, jup
 
 @pytest.mark.django_db
 def test_a_swap_is_not_found_only_once_its_blockhash_expired_and_its_id_is_then_free(rpc, jupiter, account):
-    rpc.fault, rpc.fault_methods, rpc.hang_s = "hang", {"sendTransaction"}, 1.0  # lost on the way
+    rpc.fault, rpc.fault_methods, rpc.hang_s = "hang", {"sendTransaction"}, 2.5  # lost on the way
     conn = connector(account)
-    conn.timeout_s = 0.3
+    conn.timeout_s = 1.5  # only the send hangs; the calls before it must not time out on a busy machine
     with pytest.raises(ExchangeTimeout):
         conn.create_order(order("sell", "1", client_order_id="late"))
     rpc.fault = None
@@ -149,9 +149,9 @@ def test_a_swap_is_not_found_only_once_its_blockhash_expired_and_its_id_is_then_
 @pytest.mark.django_db
 def test_a_send_that_dies_on_the_way_is_open_until_expiry_then_not_found(rpc, jupiter, account):
     """The crash between recording and the node's answer: the swap may or may not have reached it."""
-    rpc.fault, rpc.fault_methods, rpc.hang_s = "hang", {"sendTransaction"}, 1.0
+    rpc.fault, rpc.fault_methods, rpc.hang_s = "hang", {"sendTransaction"}, 2.5
     conn = connector(account)
-    conn.timeout_s = 0.3
+    conn.timeout_s = 1.5  # only the send hangs; the calls before it must not time out on a busy machine
     with pytest.raises(ExchangeTimeout):
         conn.create_order(order("sell", "1", client_order_id="lost"))
     rpc.fault = None
