@@ -263,7 +263,7 @@ def test_a_redirect_from_the_swap_api_is_not_followed(rpc, jupiter, wallet, usdc
 
 
 # --- the transaction is checked against the quote before it is signed ---------------------------
-@pytest.mark.parametrize("hostile", ["drain", "redirect", "extra_sol", "approve", "priority_fee"])
+@pytest.mark.parametrize("hostile", ["drain", "redirect", "extra_sol", "approve", "priority_fee", "inflated_quote"])
 def test_a_swap_transaction_that_moves_more_than_quoted_is_not_signed(rpc, jupiter, wallet, usdc, hostile):
     rpc.create_token_account(usdc, wallet.pubkey(), 500_000_000, address=_ata(wallet.pubkey(), usdc))
     jupiter.hostile = hostile

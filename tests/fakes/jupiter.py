@@ -14,8 +14,8 @@ transaction with someone else as fee payer; ``stale_blockhash`` builds it on an 
 
 A hostile swap API: ``hostile`` = "drain" (takes twice the quoted input), "redirect" (pays the output
 to another owner), "extra_sol" (adds a SOL transfer from the user), "approve" (adds an SPL approval
-of the user's input account to the pool) or "priority_fee" (a compute-unit price 100 times the fee
-asked for).
+of the user's input account to the pool) "priority_fee" (a compute-unit price 100 times the fee
+asked for) or "inflated_quote" (an ExactIn quote whose inAmount is twice the amount asked).
 """
 
 from __future__ import annotations
@@ -166,6 +166,8 @@ class FakeJupiter(LocalServer):
             threshold = in_amount * (10_000 + slippage) // 10_000
         if in_amount <= 0 or out_amount <= 0:
             return 400, NO_ROUTE
+        if self.hostile == "inflated_quote" and mode == "ExactIn":
+            in_amount, out_amount, threshold = in_amount * 2, out_amount * 2, threshold * 2
         quote = {
             "inputMint": query["inputMint"],
             "inAmount": str(in_amount),

@@ -2,7 +2,8 @@
 
 Every request first calls the connector's ``before_request`` hook (the guard's throttle) and is
 bounded in total by ``timeout_s``: the body is streamed and each socket read may take only the
-time left (connecting and the headers remain bounded per socket read).
+time left (connecting and the headers remain bounded per socket read). Redirects are not followed:
+they could lead where the account's ``api_url`` was not allowed to point.
 """
 
 from __future__ import annotations
