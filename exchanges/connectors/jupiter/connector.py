@@ -4,7 +4,8 @@ Choices:
 - A sell of ``amount`` base is an ExactIn quote of ``amount`` base; a buy of ``amount`` base is an
   ExactOut quote of ``amount`` base (Jupiter prices the quote tokens to spend). The filled amount
   and price always come from the confirmed transaction's balance changes, not from the quote.
-- Nothing rests on a DEX: ``cancel_order`` returns None and there are no open orders.
+- Nothing rests on a DEX: ``cancel_order`` returns None; the only "open" orders are sent swaps
+  that may still land.
 - The ticker and book are two quotes for a nominal size (one base token, scaled up for tokens so
   cheap that one unit would quote too coarsely), one synthetic level per side.
 - A sent swap is written to the injected ``SwapStore`` before it is sent (the registry's is the
@@ -42,6 +43,7 @@ from exchanges.connectors.base import (
     Ticker,
     TradeFill,
 )
+from exchanges.endpoints import check_endpoint_url
 from exchanges.errors import (
     AuthenticationFailed,
     ExchangeError,
@@ -50,8 +52,6 @@ from exchanges.errors import (
     InvalidOrder,
     OrderNotFound,
 )
-
-from exchanges.endpoints import check_endpoint_url
 
 from .checks import Limits, check_instructions, check_movements, watched_accounts
 from .rpc import SolanaRpc
@@ -205,7 +205,7 @@ class JupiterConnector(Connector):
 
     # --- orders --------------------------------------------------------------------------------
     def create_order(self, request: OrderRequest) -> OrderInfo:
-        """Quote, check, sign, record, send and confirm one swap; the answer carries the amounts that settled."""
+        """Quote, check, sign, record, send and confirm one swap; the answer has the amounts that settled."""
         if request.kind != "market":
             raise InvalidOrder(MARKET_ONLY, exchange=EXCHANGE, symbol=request.symbol)
         if request.side not in ("buy", "sell"):
