@@ -122,6 +122,21 @@ def test_a_new_connector_answers_for_a_swap_another_sent_until_it_lands(rpc, jup
 
 
 @pytest.mark.django_db
+def test_through_the_guard_a_timed_out_swap_is_open_once_and_the_next_tasks_guard_finds_it(rpc, jupiter, account):
+    from exchanges.registry import connector_for
+
+    rpc.never_confirm = True
+    account.options = {**account.options, "confirm_timeout_s": 1}
+
+    placed = connector_for(account).create_order(order("sell", "1", client_order_id="guarded"))
+    found = connector_for(account).fetch_order("SOL/USDC", client_order_id="guarded")
+
+    assert (placed.status, found.status) == ("open", "open")
+    assert found.exchange_order_id == placed.exchange_order_id
+    assert rpc.methods_called().count("sendTransaction") == 1
+
+
+@pytest.mark.django_db
 def test_a_swap_is_not_found_only_once_its_blockhash_expired_and_its_id_is_then_free(rpc, jupiter, account):
     rpc.fault, rpc.fault_methods, rpc.hang_s = "hang", {"sendTransaction"}, 2.5  # lost on the way
     conn = connector(account)
