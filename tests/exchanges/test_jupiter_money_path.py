@@ -393,3 +393,28 @@ def test_a_wallet_holding_more_token_accounts_than_one_call_reads_is_checked_who
     with pytest.raises(InvalidOrder) as caught:
         conn.create_order(order("sell", "50", symbol="USDC/SOL", client_order_id="c2"))
     assert caught.value.code == "swap_check_failed" and len(rpc.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "in_amount", "out_amount", "threshold", "refused"),
+    [
+        ("ExactIn", 1_000, 2_000, 1_990, False),  # exactly 50 bps
+        ("ExactIn", 1_000, 2_000, 1_989, True),  # looser than asked
+        ("ExactIn", 2_000, 4_000, 3_980, True),  # not the amount asked
+        ("ExactOut", 1_001, 1_000, 1_006, False),  # 1,006.005 rounded up
+        ("ExactOut", 1_001, 1_000, 1_007, True),
+        ("ExactOut", 1_001, 999, 1_006, True),
+    ],
+)
+def test_a_quote_is_held_to_the_amount_and_slippage_asked(mode, in_amount, out_amount, threshold, refused):
+    from exchanges.connectors.jupiter.checks import Limits
+
+    quote = {"inputMint": "A", "outputMint": "B", "inAmount": str(in_amount), "outAmount": str(out_amount),
+             "otherAmountThreshold": str(threshold), "swapMode": mode}
+    if refused:
+        with pytest.raises(InvalidOrder) as caught:
+            Limits.of(quote, mode=mode, units=1_000, slippage_bps=50)
+        assert caught.value.code == "swap_check_failed"
+    else:
+        limits = Limits.of(quote, mode=mode, units=1_000, slippage_bps=50)
+        assert (limits.max_in, limits.min_out) == ((in_amount, threshold) if mode == "ExactIn" else (threshold, out_amount))

@@ -68,11 +68,11 @@ class Limits:
         if quote.get("swapMode", "ExactIn") != mode:
             raise refuse(f"the quote is {quote.get('swapMode')}, not {mode}")
         if mode == "ExactOut":
-            max_in = in_amount * (10_000 + slippage_bps) // 10_000
+            max_in = -(-in_amount * (10_000 + slippage_bps) // 10_000)  # rounded in the API's favour
             if out_amount != units or threshold > max_in:
                 raise refuse("the quote is not for the amount asked, or allows more slippage than asked")
             return cls(quote["inputMint"], quote["outputMint"], max_in=threshold, min_out=out_amount)
-        min_out = out_amount * (10_000 - slippage_bps) // 10_000
+        min_out = out_amount * (10_000 - slippage_bps) // 10_000  # rounded in the API's favour
         if in_amount != units or threshold < min_out:
             raise refuse("the quote is not for the amount asked, or allows more slippage than asked")
         return cls(quote["inputMint"], quote["outputMint"], max_in=in_amount, min_out=threshold)
