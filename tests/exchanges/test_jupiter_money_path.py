@@ -401,8 +401,8 @@ def test_a_wallet_holding_more_token_accounts_than_one_call_reads_is_checked_who
         ("ExactIn", 1_000, 2_000, 1_990, False),  # exactly 50 bps
         ("ExactIn", 1_000, 2_000, 1_989, True),  # looser than asked
         ("ExactIn", 2_000, 4_000, 3_980, True),  # not the amount asked
-        ("ExactOut", 1_001, 1_000, 1_006, False),  # 1,006.005 rounded up
-        ("ExactOut", 1_001, 1_000, 1_007, True),
+        ("ExactOut", 1_001, 1_000, 1_007, False),  # 1,006.005 rounded up
+        ("ExactOut", 1_001, 1_000, 1_008, True),
         ("ExactOut", 1_001, 999, 1_006, True),
     ],
 )
