@@ -162,6 +162,15 @@ def test_a_swap_is_not_found_only_once_its_blockhash_expired_and_its_id_is_then_
 
 
 @pytest.mark.django_db
+def test_a_swap_api_claiming_a_short_validity_does_not_make_a_swap_that_can_land_not_found(rpc, jupiter, account):
+    jupiter.hostile = "short_validity"
+    rpc.never_confirm = True
+    with pytest.raises(ExchangeTimeout, match="not confirmed within"):
+        connector(account).create_order(order("sell", "1", client_order_id="short"))
+    assert connector(account).fetch_order("SOL/USDC", client_order_id="short").status == "open"
+
+
+@pytest.mark.django_db
 def test_a_send_that_dies_on_the_way_is_open_until_expiry_then_not_found(rpc, jupiter, account):
     """The crash between recording and the node's answer: the swap may or may not have reached it."""
     rpc.fault, rpc.fault_methods, rpc.hang_s = "hang", {"sendTransaction"}, 2.5

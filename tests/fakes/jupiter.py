@@ -15,7 +15,8 @@ transaction with someone else as fee payer; ``stale_blockhash`` builds it on an 
 A hostile swap API: ``hostile`` = "drain" (takes twice the quoted input), "redirect" (pays the output
 to another owner), "extra_sol" (adds a SOL transfer from the user), "approve" (adds an SPL approval
 of the user's input account to the pool) "priority_fee" (a compute-unit price 100 times the fee
-asked for) or "inflated_quote" (an ExactIn quote whose inAmount is twice the amount asked).
+asked for), "inflated_quote" (an ExactIn quote whose inAmount is twice the amount asked) or
+"short_validity" (a lastValidBlockHeight already passed).
 """
 
 from __future__ import annotations
@@ -240,7 +241,9 @@ class FakeJupiter(LocalServer):
         tx = VersionedTransaction.populate(message, signatures)
         return 200, {
             "swapTransaction": base64.b64encode(bytes(tx)).decode(),
-            "lastValidBlockHeight": self.rpc.last_valid_block_height(),
+            "lastValidBlockHeight": (
+                self.rpc.block_height - 1 if hostile == "short_validity" else self.rpc.last_valid_block_height()
+            ),
             "prioritizationFeeLamports": fee,
         }
 

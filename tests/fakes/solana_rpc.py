@@ -9,7 +9,7 @@ status answers "processed" to the first ``pending_polls`` polls, then "confirmed
 does getTransaction or getSignaturesForAddress show it).
 
 Faults: set ``fault`` to "hang", "500", "429", "garbage", "jsonrpc-429" or "node-behind"
-(optionally only for the methods in ``fault_methods``), ``never_confirm = True``,
+(optionally only for the methods in ``fault_methods``, and after ``fault_spare`` such calls), ``never_confirm = True``,
 ``omit_token_amount = True``, or ``skip_preflight = True`` (a failing transaction lands with
 ``err`` set and its fee paid). ``before_simulate`` (a callable) runs inside simulateTransaction
 first, as another transaction landing meanwhile would; the simulation then answers one slot later.
@@ -85,6 +85,7 @@ class FakeSolanaRpc(LocalServer):
         self.slot = 5_000
         self.fault: str | None = None
         self.fault_methods: set[str] | None = None
+        self.fault_spare = 0  # this many matching calls are answered normally before the fault
         self.hang_s = 5.0
         self.delay_s = 0.0  # every answer waits this long (latency benchmarks)
         self.never_confirm = False
@@ -185,7 +186,10 @@ class FakeSolanaRpc(LocalServer):
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.fault and (self.fault_methods is None or method in self.fault_methods):
-            return self._fault(handler)
+            with self.lock:
+                spared, self.fault_spare = self.fault_spare > 0, max(0, self.fault_spare - 1)
+            if not spared:
+                return self._fault(handler)
         answer = getattr(self, f"_rpc_{method}", None)
         try:
             if answer is None:

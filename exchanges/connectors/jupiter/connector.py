@@ -80,6 +80,9 @@ PRICE_STEP = Decimal("1e-12")
 MIN_QUOTE_UNITS = 1_000_000  # below this a nominal quote is too coarse to price with
 SIGNATURES_PAGE = 1_000  # the most getSignaturesForAddress returns
 MAX_SIGNATURES_SCANNED = 20_000  # bounds one call on a very busy wallet
+# A blockhash is valid for 150 blocks after its own; ours may come from a block up to ~32 ahead
+# of the confirmed height we read.
+BLOCKHASH_LIFETIME_BLOCKS = 150 + 32
 MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' and simulateTransaction's limit on a real node
 TOO_MANY_TRADES = "More than {count} wallet transactions since {since}; cannot read back that far"
 NO_TRADE_TIME = "Solana RPC gave no block time for swap {signature}"
@@ -230,9 +233,12 @@ class JupiterConnector(Connector):
         self._check_swap(tx, limits)
         signed = sign(tx, self._keypair)
         signature = str(signed.signatures[0])
+        # The swap API's lastValidBlockHeight is not trusted: one claimed too low would have the
+        # swap called expired while it can still land, and retried. No blockhash valid now outlives this.
+        last_valid = self.rpc.block_height() + BLOCKHASH_LIFETIME_BLOCKS
         sent = SentSwap(
             signature=signature, client_order_id=request.client_order_id, symbol=request.symbol,
-            side=request.side, amount=request.amount, last_valid_block_height=swap["lastValidBlockHeight"],
+            side=request.side, amount=request.amount, last_valid_block_height=last_valid,
         )
         # Recorded before sending: if the send times out or this process dies, the swap may still
         # land, and any lookup (the guard's, the next task's) must find it rather than swap twice.

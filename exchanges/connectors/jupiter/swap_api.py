@@ -57,7 +57,7 @@ class JupiterApi:
         return quote
 
     def swap(self, quote: dict, *, user_public_key: str, priority_fee_lamports: int) -> dict:
-        """The unsigned swap transaction for ``quote``: ``swapTransaction`` and ``lastValidBlockHeight``."""
+        """The unsigned swap transaction for ``quote`` (``swapTransaction``)."""
         body = {
             "quoteResponse": quote,
             "userPublicKey": user_public_key,
@@ -67,10 +67,6 @@ class JupiterApi:
         swap = self._request("POST", "/swap", json=body)
         if not isinstance(swap.get("swapTransaction"), str):
             raise ExchangeUnavailable("Jupiter swap answer lacks swapTransaction", exchange=EXCHANGE)
-        last_valid = swap.get("lastValidBlockHeight")
-        if not isinstance(last_valid, int) or isinstance(last_valid, bool):
-            # Without it nobody could tell when the swap can no longer land.
-            raise ExchangeUnavailable("Jupiter swap answer lacks lastValidBlockHeight", exchange=EXCHANGE)
         return swap
 
     def _request(self, method: str, path: str, **kwargs) -> dict:
