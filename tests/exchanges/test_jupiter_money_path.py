@@ -257,6 +257,21 @@ def test_a_swap_failing_on_chain_reports_the_fee_it_paid(rpc, jupiter, wallet, u
     assert (found.status, found.filled, found.fee, found.fee_currency) == ("rejected", 0, Decimal("0.00001"), "SOL")
 
 
+@pytest.mark.django_db
+def test_a_failed_swap_and_its_fee_are_recorded_and_its_client_id_stays_taken(rpc, jupiter, wallet, usdc, account):
+    rpc.create_token_account(usdc, wallet.pubkey(), 5_000_000, address=_ata(wallet.pubkey(), usdc))
+    rpc.skip_preflight = True
+    with pytest.raises(InvalidOrder, match="failed on chain") as caught:
+        connector(account, confirm_timeout_s=5).create_order(order("sell", "10", symbol="USDC/SOL", client_order_id="f"))
+
+    row = PendingSwap.objects.get(client_order_id="f")
+    assert (row.signature, row.state, row.fee_lamports) == (caught.value.fields["signature"], "failed", 10_000)
+    found = connector(account).fetch_order("USDC/SOL", client_order_id="f")
+    assert (found.status, found.fee, found.side, found.amount) == ("rejected", Decimal("0.00001"), "sell", Decimal(10))
+    with pytest.raises(InvalidOrder, match=DUPLICATE_CLIENT_ID):  # it was placed; a new swap needs a new id
+        connector(account).create_order(order("sell", "1", symbol="USDC/SOL", client_order_id="f"))
+
+
 def test_a_filled_swap_reports_its_fee(rpc, jupiter, wallet, usdc):
     info = make(rpc, jupiter, wallet, {"USDC": {"mint": str(usdc)}}).create_order(order("sell", "1"))
     assert (info.fee, info.fee_currency) == (Decimal("0.00001"), "SOL")
