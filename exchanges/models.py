@@ -184,3 +184,47 @@ class PaperTrade(models.Model):
 
     def __str__(self):
         return f"paper fill {self.side} {self.amount} @ {self.price}"
+
+
+# --- Solana swaps in flight: any process can answer for them until their blockhash expires ----
+
+
+class PendingSwap(models.Model):
+    """A Jupiter swap this account signed, written before it is sent.
+
+    The connector of any later task finds it by client order id or signature and says "not found"
+    only once it can no longer land. States: see ``exchanges.connectors.jupiter.swaps``.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        LANDED = "landed", "Landed"
+        FAILED = "failed", "Failed on chain"
+        EXPIRED = "expired", "Expired unseen"
+        REFUSED = "refused", "Refused by the node"
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="pending_swaps")
+    signature = models.CharField(max_length=100, unique=True, help_text="The transaction's first signature (base58).")
+    client_order_id = models.CharField(max_length=64, blank=True)
+    symbol = models.CharField(max_length=40, help_text="Unified pair, BASE/QUOTE.")
+    side = models.CharField(max_length=4)
+    amount = models.DecimalField(**PAPER_MONEY, help_text="Base, as requested.")
+    last_valid_block_height = models.BigIntegerField(help_text="Block height after which it cannot land.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    fee_lamports = models.BigIntegerField(null=True, blank=True, help_text="Lamports; the network fee once settled.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "client_order_id"],
+                condition=~models.Q(client_order_id=""),
+                name="pending_swap_unique_client_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "state", "symbol"], name="pending_swap_state_idx")]
+
+    def __str__(self):
+        return f"swap {self.signature[:12]}… {self.state}"

@@ -77,7 +77,9 @@ def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = Non
     if exchange == "jupiter":
         credentials = wallet_credentials_for(account)
         from exchanges.connectors.jupiter import JupiterConnector
+        from exchanges.pending_swaps import DbSwapStore
 
+        # The connector refuses URLs that exchanges.endpoints does not allow, before any request.
         return JupiterConnector(
             credentials,
             wallet_address=account.wallet.address,
@@ -89,6 +91,8 @@ def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = Non
             timeout_s=timeout_s,
             # A swap is only done when confirmed: a bot tick waits this long at most.
             confirm_timeout_s=int(options.get("confirm_timeout_s", DEFAULT_CONFIRM_TIMEOUT_S)),
+            # Sent swaps are remembered in the database, so the next task's connector answers for them.
+            swaps=DbSwapStore(account.pk),
         )
     credentials = credentials_for(account, credential)
     from exchanges.connectors.ccxt import CcxtConnector

@@ -3,8 +3,8 @@
 Connectors return plain dataclasses with Decimal fields; nothing outside ``exchanges/`` imports
 ccxt or solana. Every method is synchronous, bounded by a timeout, and raises only
 ``exchanges.errors.ExchangeError`` subclasses. Connectors never touch the database except the
-paper exchange, whose state *is* database rows; callers must not hold a transaction or row lock
-around any call.
+paper exchange, whose state *is* database rows, and Jupiter's injected store of sent swaps;
+callers must not hold a transaction or row lock around any call.
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ class OrderInfo:
     filled: Decimal
     status: str  # "open" | "filled" | "canceled" | "rejected"
     created_at: datetime | None = None
+    fee: Decimal | None = None  # in fee_currency, when the venue says it (a swap's network fee)
+    fee_currency: str = ""
 
 
 @dataclass(frozen=True)

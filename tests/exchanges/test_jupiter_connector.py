@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from exchanges.connectors.base import Credentials, OrderRequest
-from exchanges.connectors.jupiter import MARKET_ONLY, SOL_MINT, JupiterConnector
+from exchanges.connectors.jupiter import DEFAULT_TOKENS, MARKET_ONLY, SOL_MINT, JupiterConnector
 from exchanges.connectors.jupiter.connector import BAD_KEY, NO_SIGNING_KEY, WRONG_KEY
 from exchanges.connectors.jupiter.settlement import FOREIGN_PAYER
 from exchanges.errors import (
@@ -33,6 +34,7 @@ SOL_PRICE = Decimal("150.25")
 @pytest.fixture
 def rpc():
     with FakeSolanaRpc(pending_polls=3) as node:
+        node.set_mint(Pubkey.from_string(DEFAULT_TOKENS["USDT"]["mint"]), 6)  # a default token, as on mainnet
         yield node
 
 
@@ -157,8 +159,17 @@ def test_swap_past_its_last_valid_block_height_raises_timeout_early(rpc, jupiter
 
 def test_rpc_error_while_confirming_is_retried(rpc, jupiter, wallet, usdc):
     rpc.fault, rpc.fault_methods = "500", {"getBlockHeight"}
+    rpc.fault_spare = 1  # the height read before sending answers; every one while confirming fails
     info = make(rpc, jupiter, wallet, usdc).create_order(order("sell", "1"))
     assert info.status == "filled"
+    assert rpc.methods_called().count("getBlockHeight") > 1
+
+
+def test_no_height_before_sending_sends_nothing_and_is_retryable(rpc, jupiter, wallet, usdc):
+    rpc.fault, rpc.fault_methods = "500", {"getBlockHeight"}
+    with pytest.raises(ExchangeUnavailable) as caught:
+        make(rpc, jupiter, wallet, usdc).create_order(order("sell", "1"))
+    assert caught.value.retryable and "sendTransaction" not in rpc.methods_called()
 
 
 def test_no_route_is_invalid_order_with_jupiters_message(rpc, jupiter, wallet, usdc):

@@ -17,7 +17,7 @@ from spl.token import instructions as spl
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from exchanges.connectors.base import Credentials
-from exchanges.connectors.jupiter import SOL_MINT, JupiterConnector
+from exchanges.connectors.jupiter import DEFAULT_TOKENS, SOL_MINT, JupiterConnector
 from exchanges.connectors.jupiter.settlement import settle
 from tests.fakes.solana_rpc import MINT_LEN, FakeSolanaRpc
 
@@ -25,6 +25,9 @@ from tests.fakes.solana_rpc import MINT_LEN, FakeSolanaRpc
 @pytest.fixture
 def rpc():
     with FakeSolanaRpc(pending_polls=0) as node:
+        for token in DEFAULT_TOKENS.values():  # the default tokens' mints, as on mainnet
+            if token["mint"] != SOL_MINT:
+                node.set_mint(Pubkey.from_string(token["mint"]), token["decimals"])
         yield node
 
 

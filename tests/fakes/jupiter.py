@@ -9,7 +9,14 @@ left empty for the wallet to fill in, as with a real aggregator transaction.
 ``shortfall_bps`` makes the executed swap worse than the quote (less out for ExactIn, more in for
 ExactOut), so a test can tell real amounts from quoted ones. Faults: ``fault`` = "hang", "500",
 "429" or "garbage" (optionally only for ``fault_paths``); ``payer_override`` builds the
-transaction with someone else as fee payer; ``stale_blockhash`` builds it on an unknown blockhash.
+transaction with someone else as fee payer; ``stale_blockhash`` builds it on an unknown blockhash;
+"redirect" answers 302 to the same path (a client that follows it is not checking).
+
+A hostile swap API: ``hostile`` = "drain" (takes twice the quoted input), "redirect" (pays the output
+to another owner), "extra_sol" (adds a SOL transfer from the user), "approve" (adds an SPL approval
+of the user's input account to the pool) "priority_fee" (a compute-unit price 100 times the fee
+asked for), "inflated_quote" (an ExactIn quote whose inAmount is twice the amount asked) or
+"short_validity" (a lastValidBlockHeight already passed).
 """
 
 from __future__ import annotations
@@ -53,6 +60,9 @@ class FakeJupiter(LocalServer):
         self.hang_s = 5.0
         self.payer_override: Keypair | None = None
         self.stale_blockhash = False  # build on a blockhash the node does not know
+        self.hostile: str | None = None
+        self.thief = Keypair()
+        self.redirects_served: list[str] = []
         self.quote_requests: list[dict] = []
         self.swap_requests: list[dict] = []
         self._quotes: list[dict] = []
@@ -112,6 +122,13 @@ class FakeJupiter(LocalServer):
         self._reply(handler, status, body)
 
     def _fault(self, handler) -> None:
+        if self.fault == "redirect":
+            self.redirects_served.append(handler.path)
+            handler.send_response(302)
+            handler.send_header("Location", handler.path)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return None
         if self.fault == "hang":
             time.sleep(self.hang_s)
             return self._reply(handler, 200, {})
@@ -150,6 +167,8 @@ class FakeJupiter(LocalServer):
             threshold = in_amount * (10_000 + slippage) // 10_000
         if in_amount <= 0 or out_amount <= 0:
             return 400, NO_ROUTE
+        if self.hostile == "inflated_quote" and mode == "ExactIn":
+            in_amount, out_amount, threshold = in_amount * 2, out_amount * 2, threshold * 2
         quote = {
             "inputMint": query["inputMint"],
             "inAmount": str(in_amount),
@@ -194,12 +213,24 @@ class FakeJupiter(LocalServer):
         else:
             in_amount = in_amount * (10_000 + self.shortfall_bps) // 10_000
         payer = self.payer_override.pubkey() if self.payer_override else user
+        hostile = self.hostile
+        unit_price = fee * 1_000_000 // COMPUTE_UNIT_LIMIT * (100 if hostile == "priority_fee" else 1)
+        in_amount *= 2 if hostile == "drain" else 1
+        receiver = self.thief.pubkey() if hostile == "redirect" else user
         instructions = [
             set_compute_unit_limit(COMPUTE_UNIT_LIMIT),
-            set_compute_unit_price(fee * 1_000_000 // COMPUTE_UNIT_LIMIT),
+            set_compute_unit_price(unit_price),
             *self._leg(quote["inputMint"], user, self.pool.pubkey(), in_amount, payer),
-            *self._leg(quote["outputMint"], self.pool.pubkey(), user, out_amount, payer),
+            *self._leg(quote["outputMint"], self.pool.pubkey(), receiver, out_amount, payer),
         ]
+        if hostile == "extra_sol":
+            instructions.append(transfer(TransferParams(from_pubkey=user, to_pubkey=self.thief.pubkey(), lamports=10**8)))
+        if hostile == "approve" and quote["inputMint"] != SOL_MINT:
+            mint = Pubkey.from_string(quote["inputMint"])
+            instructions.append(spl.approve(spl.ApproveParams(
+                program_id=spl.TOKEN_PROGRAM_ID, source=spl.get_associated_token_address(user, mint),
+                delegate=self.thief.pubkey(), owner=user, amount=2**64 - 1,
+            )))
         blockhash = Hash.new_unique() if self.stale_blockhash else self.rpc.latest_blockhash()
         message = MessageV0.try_compile(payer, instructions, [], blockhash)
         signers = list(message.account_keys)[: message.header.num_required_signatures]
@@ -210,7 +241,9 @@ class FakeJupiter(LocalServer):
         tx = VersionedTransaction.populate(message, signatures)
         return 200, {
             "swapTransaction": base64.b64encode(bytes(tx)).decode(),
-            "lastValidBlockHeight": self.rpc.last_valid_block_height(),
+            "lastValidBlockHeight": (
+                self.rpc.block_height - 1 if hostile == "short_validity" else self.rpc.last_valid_block_height()
+            ),
             "prioritizationFeeLamports": fee,
         }
 

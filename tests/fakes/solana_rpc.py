@@ -2,16 +2,17 @@
 
 It answers the methods solana-py's ``Client`` calls in the wire format of a real node:
 getBalance, getTokenAccountsByOwner (jsonParsed), getTokenAccountBalance, getTokenSupply,
-getLatestBlockhash, getBlockHeight, sendTransaction, getSignatureStatuses, getTransaction (json) and
-getSignaturesForAddress. ``sendTransaction`` verifies every signature with solders (the fee payer's
+getLatestBlockhash, getBlockHeight, getMultipleAccounts (base64), simulateTransaction (with
+``accounts``), sendTransaction, getSignatureStatuses, getTransaction (json) and getSignaturesForAddress. ``sendTransaction`` verifies every signature with solders (the fee payer's
 first), then executes the transaction in LiteSVM, so balances change for real; the transaction's
 status answers "processed" to the first ``pending_polls`` polls, then "confirmed" (and only then
 does getTransaction or getSignaturesForAddress show it).
 
 Faults: set ``fault`` to "hang", "500", "429", "garbage", "jsonrpc-429" or "node-behind"
-(optionally only for the methods in ``fault_methods``), ``never_confirm = True``,
+(optionally only for the methods in ``fault_methods``, and after ``fault_spare`` such calls), ``never_confirm = True``,
 ``omit_token_amount = True``, or ``skip_preflight = True`` (a failing transaction lands with
-``err`` set and its fee paid).
+``err`` set and its fee paid). ``before_simulate`` (a callable) runs inside simulateTransaction
+first, as another transaction landing meanwhile would; the simulation then answers one slot later.
 ``calls`` records every (method, params).
 """
 
@@ -42,6 +43,7 @@ TOKEN_PROGRAMS = (TOKEN_PROGRAM, TOKEN_2022_PROGRAM)
 TOKEN_ACCOUNT_LEN = 165
 MINT_LEN = 82
 LAST_VALID_BLOCKS = 150
+MAX_MULTIPLE_ACCOUNTS = 100  # a real node's limit for getMultipleAccounts and simulated accounts
 
 
 @dataclass
@@ -73,7 +75,9 @@ class FakeSolanaRpc(LocalServer):
     """Start with ``with FakeSolanaRpc() as rpc:``; ``rpc.url`` is the endpoint."""
 
     def __init__(self, *, pending_polls: int = 2, blocks_per_height_call: int = 1):
-        self.svm = LiteSVM()
+        # Signatures are verified here, before LiteSVM runs a transaction; a simulation, like a real
+        # node's with sigVerify false, runs a transaction the wallet has not signed yet.
+        self.svm = LiteSVM().with_sigverify(False)
         self.lock = threading.RLock()
         self.pending_polls = pending_polls
         self.blocks_per_height_call = blocks_per_height_call
@@ -81,12 +85,14 @@ class FakeSolanaRpc(LocalServer):
         self.slot = 5_000
         self.fault: str | None = None
         self.fault_methods: set[str] | None = None
+        self.fault_spare = 0  # this many matching calls are answered normally before the fault
         self.hang_s = 5.0
         self.delay_s = 0.0  # every answer waits this long (latency benchmarks)
         self.never_confirm = False
         self.unreadable: set[str] = set()  # listed by getSignaturesForAddress, null from getTransaction
         self.omit_token_amount = False  # getTokenAccountsByOwner without tokenAmount (a lean parser)
         self.skip_preflight = False  # land failing transactions (fee paid, err set) instead of refusing
+        self.before_simulate = None
         self.calls: list[tuple[str, list]] = []
         self.token_accounts: set[Pubkey] = set()
         self.sent: dict[str, SentTransaction] = {}
@@ -180,7 +186,10 @@ class FakeSolanaRpc(LocalServer):
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.fault and (self.fault_methods is None or method in self.fault_methods):
-            return self._fault(handler)
+            with self.lock:
+                spared, self.fault_spare = self.fault_spare > 0, max(0, self.fault_spare - 1)
+            if not spared:
+                return self._fault(handler)
         answer = getattr(self, f"_rpc_{method}", None)
         try:
             if answer is None:
@@ -254,6 +263,49 @@ class FakeSolanaRpc(LocalServer):
     def _decimals(self, mint: Pubkey) -> int:
         account = self.svm.get_account(mint)
         return Mint.from_bytes(bytes(account.data)[:MINT_LEN]).decimals
+
+    def _account_base64(self, address: Pubkey, account=None) -> dict | None:
+        account = account if account is not None else self.svm.get_account(address)
+        if account is None or (account.lamports == 0 and not bytes(account.data)):
+            return None
+        return {
+            "lamports": account.lamports, "owner": str(account.owner), "executable": account.executable,
+            "rentEpoch": 18446744073709551615, "space": len(account.data),
+            "data": [base64.b64encode(bytes(account.data)).decode(), "base64"],
+        }
+
+    def _rpc_getMultipleAccounts(self, addresses, config=None):
+        if len(addresses) > MAX_MULTIPLE_ACCOUNTS:
+            raise RpcError(-32602, f"Too many inputs provided; max {MAX_MULTIPLE_ACCOUNTS}")
+        if (config or {}).get("encoding") != "base64":
+            raise RpcError(-32602, "this fake answers getMultipleAccounts in base64 only")
+        return {"context": self._context(), "value": [self._account_base64(Pubkey.from_string(a)) for a in addresses]}
+
+    def _rpc_simulateTransaction(self, wire, config=None):
+        config = config or {}
+        if config.get("encoding") != "base64" or config.get("sigVerify"):
+            raise RpcError(-32602, "this fake simulates base64 transactions without sigVerify only")
+        tx = VersionedTransaction.from_bytes(base64.b64decode(wire))
+        if self.before_simulate is not None:
+            self.before_simulate()
+            self.slot += 1
+        result = self.svm.simulate_transaction(tx)
+        failed = isinstance(result, FailedTransactionMetadata)
+        watched = [Pubkey.from_string(a) for a in (config.get("accounts") or {}).get("addresses", [])]
+        if len(watched) > MAX_MULTIPLE_ACCOUNTS:
+            raise RpcError(-32602, f"Too many accounts provided; max {MAX_MULTIPLE_ACCOUNTS}")
+        accounts = None
+        if not failed:
+            post = dict(result.post_accounts())
+            accounts = [self._account_base64(a, post.get(a)) for a in watched]
+        metadata = result.meta()
+        return {"context": self._context(), "value": {
+            "err": _error_json(result.err()) if failed else None,
+            "logs": list(metadata.logs()),
+            "accounts": accounts,
+            "unitsConsumed": metadata.compute_units_consumed(),
+            "returnData": None,
+        }}
 
     def _rpc_getTokenAccountsByOwner(self, owner, selector, config=None):
         if (config or {}).get("encoding") != "jsonParsed":

@@ -24,7 +24,12 @@ from solana.rpc.commitment import Confirmed
 from solana.rpc.core import RPCException, RPCNoResultException
 from solana.rpc.providers.http import HTTPProvider
 from solana.rpc.types import TokenAccountOpts, TxOpts
+from solders.account_decoder import UiAccountEncoding
+from solders.commitment_config import CommitmentLevel
 from solders.errors import SerdeJSONError
+from solders.rpc.config import RpcSimulateTransactionAccountsConfig, RpcSimulateTransactionConfig
+from solders.rpc.requests import SimulateVersionedTransaction
+from solders.rpc.responses import SimulateTransactionResp
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
@@ -190,6 +195,27 @@ class SolanaRpc:
 
     def mint_decimals(self, mint: Pubkey) -> int:
         return self._call("getTokenSupply", self._client.get_token_supply, mint).value.decimals
+
+    def accounts(self, addresses: list[Pubkey]) -> tuple[int, list]:
+        """(slot, the solders Account or None of each address), read together."""
+        answer = self._call("getMultipleAccounts", self._client.get_multiple_accounts, addresses, encoding="base64")
+        return answer.context.slot, list(answer.value)
+
+    def simulate(self, tx: VersionedTransaction, addresses: list[Pubkey]) -> tuple[int, object, list | None]:
+        """(slot, err, the Account or None of each address after it) for an unsigned transaction.
+
+        sigVerify is off: the wallet has not signed it, and nothing signed is handed out.
+        """
+        config = RpcSimulateTransactionConfig(
+            sig_verify=False, commitment=CommitmentLevel.Confirmed,
+            accounts=RpcSimulateTransactionAccountsConfig(addresses, UiAccountEncoding.Base64),
+        )
+        body = SimulateVersionedTransaction(tx, config)
+        answer = self._call(
+            "simulateTransaction", self._client._provider.make_request, body, SimulateTransactionResp
+        )
+        value = answer.value
+        return answer.context.slot, value.err, (list(value.accounts) if value.accounts is not None else None)
 
     def block_height(self) -> int:
         return self._call("getBlockHeight", self._client.get_block_height).value

@@ -99,22 +99,28 @@ def swap_of(settlement: Settlement, base_mint: str, quote_mint: str) -> Swap | N
     return None
 
 
-def sign_swap(swap_transaction: str, keypair: Keypair) -> VersionedTransaction:
-    """Decode Jupiter's base64 transaction and add the wallet's signature in its signer slot.
-
-    Refuses a transaction whose fee payer (first account) is not the wallet: signing it would let
-    someone else's transaction spend from us.
-    """
+def decode_swap(swap_transaction: str, wallet: Pubkey) -> VersionedTransaction:
+    """Decode Jupiter's base64 transaction; refuses one whose fee payer (first account) is not the
+    wallet: signing it would let someone else's transaction spend from us."""
     try:
         tx = VersionedTransaction.from_bytes(base64.b64decode(swap_transaction, validate=True))
     except (binascii.Error, ValueError):
         raise ExchangeUnavailable("Jupiter returned a swap transaction that does not decode", exchange=EXCHANGE) from None
-    message = tx.message
-    wallet = keypair.pubkey()
-    keys = list(message.account_keys)
+    keys = list(tx.message.account_keys)
     if not keys or keys[0] != wallet:
         raise InvalidOrder(FOREIGN_PAYER, exchange=EXCHANGE, fee_payer=str(keys[0]) if keys else "")
-    signers = keys[: message.header.num_required_signatures]
+    return tx
+
+
+def sign(tx: VersionedTransaction, keypair: Keypair) -> VersionedTransaction:
+    """Add the wallet's signature in its signer slot."""
+    message = tx.message
+    signers = list(message.account_keys)[: message.header.num_required_signatures]
     signatures = list(tx.signatures)
-    signatures[signers.index(wallet)] = keypair.sign_message(to_bytes_versioned(message))
+    signatures[signers.index(keypair.pubkey())] = keypair.sign_message(to_bytes_versioned(message))
     return VersionedTransaction.populate(message, signatures)
+
+
+def sign_swap(swap_transaction: str, keypair: Keypair) -> VersionedTransaction:
+    """Decode and sign, without checking what the transaction does (checks.py does that)."""
+    return sign(decode_swap(swap_transaction, keypair.pubkey()), keypair)

@@ -2,7 +2,8 @@
 
 Every request first calls the connector's ``before_request`` hook (the guard's throttle) and is
 bounded in total by ``timeout_s``: the body is streamed and each socket read may take only the
-time left (connecting and the headers remain bounded per socket read).
+time left (connecting and the headers remain bounded per socket read). Redirects are not followed:
+they could lead where the account's ``api_url`` was not allowed to point.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class JupiterApi:
         return quote
 
     def swap(self, quote: dict, *, user_public_key: str, priority_fee_lamports: int) -> dict:
-        """The unsigned swap transaction for ``quote``: ``swapTransaction`` and ``lastValidBlockHeight``."""
+        """The unsigned swap transaction for ``quote`` (``swapTransaction``)."""
         body = {
             "quoteResponse": quote,
             "userPublicKey": user_public_key,
@@ -74,7 +75,7 @@ class JupiterApi:
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, self.base_url + path, timeout=self.timeout_s, stream=True, **kwargs
+                method, self.base_url + path, timeout=self.timeout_s, stream=True, allow_redirects=False, **kwargs
             )
             content = read_within(response, started + self.timeout_s)
         except requests.Timeout:
@@ -88,6 +89,9 @@ class JupiterApi:
             payload = None
         if status == 429:
             raise RateLimited(f"Jupiter rate-limited {path}", exchange=EXCHANGE, exchange_code=status)
+        if 300 <= status < 400:  # never followed: it could lead to a host the account did not allow
+            raise ExchangeUnavailable(f"Jupiter answered {path} with a redirect (HTTP {status})", exchange=EXCHANGE,
+                                      exchange_code=status)
         if status >= 500:
             raise ExchangeUnavailable(f"Jupiter answered {path} with HTTP {status}", exchange=EXCHANGE, exchange_code=status)
         if status >= 400:
