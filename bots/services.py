@@ -4,12 +4,17 @@ from django.db import transaction
 from bots.models import AuditEvent, Bot
 from clients.models import Client
 from exchanges.models import ExchangeAccount
+from ledger.models import PnlState
 
 # What an operator may change on a bot; status, desired status and the lease belong to the lifecycle
 # services and the engine.
 EDITABLE_FIELDS = ("account", "name", "bot_type", "symbol", "config")
 # A bot in these states may have orders at the exchange: stop it before deleting or moving it.
 UNDELETABLE_STATUSES = (Bot.Status.RUNNING, Bot.Status.STOPPING)
+# A bot's trades, FIFO lots, sync cursor and orders belong to one venue and market: moving it would
+# let another market's fills close its lots or be dropped as duplicates of its own trade ids.
+LEDGER_FIELDS = ("account", "symbol")
+BOT_HAS_TRADES = "This bot has trades or orders on its {field}, so it cannot change. Make a new bot instead."
 
 
 def record_event(*, actor: str, action: str, bot: Bot | None = None, client: Client | None = None,
@@ -69,10 +74,34 @@ def _audit_value(field: str, value):
     return str(value) if field == "account" else value
 
 
-def bot_change_errors(bot: Bot, changes: dict) -> dict[str, str]:
+def has_ledger(bot: Bot) -> bool:
+    """Whether the bot has traded or placed orders, which ties it to its account and symbol for good."""
+    return bot.pk is not None and (bot.trades.exists() or bot.orders.exists())
+
+
+def _changed(bot: Bot, changes: dict, field: str) -> bool:
+    if field not in changes:
+        return False
+    value = changes[field]
+    if field == "symbol":
+        return normalise_symbol(value) != bot.symbol
+    return value != getattr(bot, field)
+
+
+def ledger_field_errors(bot: Bot, changes: dict) -> dict:
+    """Field name → ValidationError for each of account and symbol that `changes` would move on a bot with a ledger."""
+    moved = [field for field in LEDGER_FIELDS if _changed(bot, changes, field)]
+    if not moved or not has_ledger(bot):
+        return {}
+    return {field: ValidationError(BOT_HAS_TRADES.format(field=field), code="bot_has_trades") for field in moved}
+
+
+def bot_change_errors(bot: Bot, changes: dict) -> dict:
     """Field name → message for every rule `changes` to the stored `bot` would break."""
     merged = {field: changes.get(field, getattr(bot, field)) for field in EDITABLE_FIELDS}
     errors = bot_field_errors(client=bot.client, **merged)
+    for field, error in ledger_field_errors(bot, changes).items():
+        errors.setdefault(field, error)
     if bot.status in UNDELETABLE_STATUSES:
         # A live bot's orders sit on its account and market; moving it would orphan them.
         for field in ("account", "bot_type", "symbol"):
@@ -92,6 +121,11 @@ def update_bot(bot: Bot, *, actor: str, **changes) -> Bot:
     if unknown:
         raise ValidationError({field: "This field is not editable; it belongs to the bot's lifecycle."
                                for field in unknown})
+    if any(field in changes for field in LEDGER_FIELDS):
+        # Trade ingestion inserts under this row lock (ledger.services.ingest); taking it first means a
+        # concurrent ingest either committed its trades before we look, or waits until we are done.
+        PnlState.objects.get_or_create(bot_id=bot.pk)
+        PnlState.objects.select_for_update().filter(bot_id=bot.pk).first()
     current = Bot.objects.select_related("client", "account").get(pk=bot.pk)
     if "symbol" in changes:
         changes["symbol"] = normalise_symbol(changes["symbol"])
