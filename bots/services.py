@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from bots.config import config_errors
 from bots.models import AuditEvent, Bot
 from clients.models import Client
 from exchanges.models import ExchangeAccount
@@ -37,8 +38,13 @@ def normalise_symbol(symbol: str | None) -> str:
 
 
 def bot_field_errors(*, client: Client | None, account: ExchangeAccount | None, name: str, bot_type: str,
-                     symbol: str, config) -> dict[str, str]:
-    """Field name → message for every rule a bot's fields break; empty when they are valid."""
+                     symbol: str, config, markets=None) -> dict:
+    """Field name → message(s) for every rule a bot's fields break; empty when they are valid.
+
+    `config` is checked against its bot type's schema (bots/config.py), one "key: message" per
+    config key; None skips it. `markets` (symbol → Market, loaded by the caller outside any
+    transaction) adds the market checks: symbol listed and trading, sizes above the minimums.
+    """
     errors = {}
     if client is not None and account is not None and account.client_id != client.id:
         errors["account"] = "The exchange account belongs to another client."
@@ -51,15 +57,21 @@ def bot_field_errors(*, client: Client | None, account: ExchangeAccount | None, 
         errors["name"] = "A bot needs a name."
     if config is not None and not isinstance(config, dict):
         errors["config"] = "config is a JSON object."
+    elif config is not None and bot_type in Bot.Type.values:
+        problems = config_errors(bot_type, config, symbol=symbol, markets=markets)
+        if "symbol" in problems:
+            errors.setdefault("symbol", problems.pop("symbol"))
+        if problems:
+            errors["config"] = [f"{key}: {message}" for key, message in problems.items()]
     return errors
 
 
 @transaction.atomic
 def create_bot(*, client: Client, account: ExchangeAccount, name: str, bot_type: str, symbol: str,
-               config: dict | None = None, actor: str = "system") -> Bot:
-    """A stopped bot of `client` on its own `account`."""
+               config: dict | None = None, actor: str = "system", markets=None) -> Bot:
+    """A stopped bot of `client` on its own `account`, its config valid for its type (see bot_field_errors)."""
     errors = bot_field_errors(client=client, account=account, name=name, bot_type=bot_type, symbol=symbol,
-                              config=config)
+                              config=config if config is not None else {}, markets=markets)
     if errors:
         raise ValidationError(errors)
     bot = Bot.objects.create(
@@ -96,10 +108,16 @@ def ledger_field_errors(bot: Bot, changes: dict) -> dict:
     return {field: ValidationError(BOT_HAS_TRADES.format(field=field), code="bot_has_trades") for field in moved}
 
 
-def bot_change_errors(bot: Bot, changes: dict) -> dict:
-    """Field name → message for every rule `changes` to the stored `bot` would break."""
+def bot_change_errors(bot: Bot, changes: dict, markets=None) -> dict:
+    """Field name → message for every rule `changes` to the stored `bot` would break.
+
+    The config is checked when it or the bot type changes (or markets are given): a rename does
+    not fail on a config stored before the schema existed.
+    """
     merged = {field: changes.get(field, getattr(bot, field)) for field in EDITABLE_FIELDS}
-    errors = bot_field_errors(client=bot.client, **merged)
+    if not ({"config", "bot_type"} & set(changes) or markets is not None):
+        merged["config"] = None
+    errors = bot_field_errors(client=bot.client, markets=markets, **merged)
     for field, error in ledger_field_errors(bot, changes).items():
         errors.setdefault(field, error)
     if bot.status in UNDELETABLE_STATUSES:
@@ -111,7 +129,7 @@ def bot_change_errors(bot: Bot, changes: dict) -> dict:
 
 
 @transaction.atomic
-def update_bot(bot: Bot, *, actor: str, **changes) -> Bot:
+def update_bot(bot: Bot, *, actor: str, markets=None, **changes) -> Bot:
     """Apply `changes` (only EDITABLE_FIELDS) to `bot` under the create rules, auditing old → new.
 
     Raises ValidationError and writes nothing when a change breaks a rule; writes nothing (no audit
@@ -133,7 +151,7 @@ def update_bot(bot: Bot, *, actor: str, **changes) -> Bot:
         changes["name"] = (changes["name"] or "").strip()
     if changes.get("config", {}) is None:
         changes["config"] = {}
-    errors = bot_change_errors(current, changes)
+    errors = bot_change_errors(current, changes, markets)
     if errors:
         raise ValidationError(errors)
     diff = {field: [_audit_value(field, getattr(current, field)), _audit_value(field, value)]
