@@ -64,9 +64,12 @@ def decide(market: MarketSnapshot, state: BotState, config: DexConfig, rng: rand
     base = quote / price
     spent = _sol_spent(market, side, base, quote)
     if spent > sol_free:
-        # Shrink the swap to what leaves min_sol_kept; too small to be worth a trade is a skip.
-        scale = sol_free / spent
-        base, quote = base * scale, quote * scale
+        # Shrink the swap to exactly what leaves min_sol_kept (set, not scaled: a 28-digit
+        # quotient can round a hair above it); too small to be worth a trade is a skip.
+        if side == BUY:
+            quote, base = sol_free, sol_free / price
+        else:
+            base, quote = sol_free, sol_free * price
         if quote < floor or quote <= 0:
             return Decision.skip(f"the swap would leave less than {config.min_sol_kept} SOL for fees")
     if side == BUY and market.quote_available is not None and market.quote_available < quote:

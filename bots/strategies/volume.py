@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from bots.config import VolumeConfig
 from bots.strategies.common import BPS, choose_side, circuit_broken, take, uniform
