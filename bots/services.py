@@ -15,6 +15,7 @@ UNDELETABLE_STATUSES = (Bot.Status.RUNNING, Bot.Status.STOPPING)
 # A bot's trades, FIFO lots, sync cursor and orders belong to one venue and market: moving it would
 # let another market's fills close its lots or be dropped as duplicates of its own trade ids.
 LEDGER_FIELDS = ("account", "symbol")
+NOT_CLIENTS_ACCOUNT = "No exchange account of this client has this id."
 BOT_HAS_TRADES = "This bot has trades or orders on its {field}, so it cannot change. Make a new bot instead."
 
 
@@ -61,6 +62,10 @@ def bot_field_errors(*, client: Client | None, account: ExchangeAccount | None, 
         problems = config_errors(bot_type, config, symbol=symbol, markets=markets)
         if "symbol" in problems:
             errors.setdefault("symbol", problems.pop("symbol"))
+        reference = config.get("reference_account")
+        if not problems and config.get("price_source") == "reference" and client is not None \
+                and not ExchangeAccount.objects.filter(pk=reference, client=client).exists():
+            problems["reference_account"] = NOT_CLIENTS_ACCOUNT
         if problems:
             errors["config"] = [f"{key}: {message}" for key, message in problems.items()]
     return errors
@@ -139,12 +144,16 @@ def update_bot(bot: Bot, *, actor: str, markets=None, **changes) -> Bot:
     if unknown:
         raise ValidationError({field: "This field is not editable; it belongs to the bot's lifecycle."
                                for field in unknown})
+    # Two edits of one bot take turns, each checked against what the other committed. NO KEY: a
+    # trade insert's foreign-key check (KEY SHARE) on this row does not wait for us.
+    current = Bot.objects.select_for_update(no_key=True, of=("self",)).select_related("client", "account").get(
+        pk=bot.pk)
     if any(field in changes for field in LEDGER_FIELDS):
-        # Trade ingestion inserts under this row lock (ledger.services.ingest); taking it first means a
+        # Trade ingestion inserts under this row lock (ledger.services.ingest); taking it means a
         # concurrent ingest either committed its trades before we look, or waits until we are done.
+        # Always bot row, then P&L row, like delete_bots, so the two never deadlock.
         PnlState.objects.get_or_create(bot_id=bot.pk)
         PnlState.objects.select_for_update().filter(bot_id=bot.pk).first()
-    current = Bot.objects.select_related("client", "account").get(pk=bot.pk)
     if "symbol" in changes:
         changes["symbol"] = normalise_symbol(changes["symbol"])
     if "name" in changes:

@@ -102,3 +102,15 @@ def test_admin_change_refuses_a_bad_config_per_key(operator_client):
     assert "spread_bps: Must be more than 0." in page and "levels: Must be at most 50." in page
     bot.refresh_from_db()
     assert bot.config == {}
+
+
+def test_a_reference_price_comes_only_from_the_clients_own_account(db):
+    account = ExchangeAccountFactory()
+    foreign = ExchangeAccountFactory()
+    config = {"price_source": "reference", "reference_account": foreign.pk}
+    with pytest.raises(ValidationError) as caught:
+        make(account, bot_type="spread", config=config)
+    assert caught.value.message_dict == {
+        "config": ["reference_account: No exchange account of this client has this id."]}
+    own = ExchangeAccountFactory(client=account.client)
+    assert make(account, bot_type="spread", config={**config, "reference_account": own.pk}).pk

@@ -156,3 +156,41 @@ def test_an_edit_racing_a_trade_ingest_waits_for_it_and_is_refused():
     assert outcome["result"] == {"symbol": [BOT_HAS_TRADES.format(field="symbol")]}
     bot.refresh_from_db()
     assert bot.symbol == "SHARP/USDT"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="needs PostgreSQL: SQLite serialises whole-database writes, so nothing really races")
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_edits_are_checked_one_after_the_other():
+    """One operator makes the bot a spread bot while another saves a volume config: the second is
+    checked against the first's committed type, never against the row both read before."""
+    bot = BotFactory(status=Bot.Status.STOPPED, bot_type="volume")
+    first_saved, outcome = threading.Event(), {}
+
+    def retype():
+        try:
+            with transaction.atomic():
+                update_bot(Bot.objects.get(pk=bot.pk), actor="a", bot_type="spread", config={"spread_bps": 40})
+                first_saved.set()
+                time.sleep(0.5)
+        finally:
+            connections.close_all()
+
+    def reconfigure():
+        try:
+            assert first_saved.wait(10)
+            update_bot(Bot.objects.get(pk=bot.pk), actor="b", config={"min_trade_usd": "5"})
+            outcome["result"] = "changed"
+        except ValidationError as exc:
+            outcome["result"] = exc.message_dict
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=retype), threading.Thread(target=reconfigure)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome["result"] == {"config": ["min_trade_usd: Unknown setting for a spread bot."]}
+    bot.refresh_from_db()
+    assert (bot.bot_type, bot.config) == ("spread", {"spread_bps": 40})
