@@ -90,9 +90,6 @@ def take(market: MarketSnapshot, side: str, quote_size: Decimal, max_impact_bps:
             continue
         amount, cost, worst = amount + part, cost + part * price, price
         slippage += part * abs(price - mid)
-    else:
-        if cost >= quote_size:
-            stopped_by = ""
     if cost >= quote_size:
         stopped_by = ""
     return Take(amount, cost, worst, slippage, stopped_by)
