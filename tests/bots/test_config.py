@@ -1,5 +1,6 @@
 """Bot config per type: exact numbers, defaults, unknown keys refused, ranges, one message per key."""
 from decimal import Decimal
+from decimal import Decimal as D
 
 import pytest
 
@@ -222,3 +223,35 @@ def test_amounts_below_the_market_minimum_are_refused():
         "order_size_usd"]
     assert list(config_errors(DEX, {"mode": "buy", "twap_amount": 500, "twap_slices": 10}, symbol="SHARP/USDT",
                               markets=MARKETS)) == ["twap_amount"]
+
+
+# --- trying to break it: any JSON a client could send ------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([VOLUME, SPREAD, DEX]),
+       st.dictionaries(st.sampled_from(sorted({k for rules in RULES.values() for k in rules} | {"junk"})),
+                       json_values, max_size=6))
+def test_any_json_gives_messages_or_a_config_never_an_exception(bot_type, config):
+    errors = config_errors(bot_type, config)
+    assert all(isinstance(message, str) and message for message in errors.values())
+    if not errors:
+        parsed = parse_config(bot_type, config)
+        for value in vars(parsed).values():
+            assert not isinstance(value, float)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(min_value=D("0.000000000000000001"), max_value=D(1000000000), allow_nan=False, places=18))
+def test_any_in_range_amount_round_trips_exactly_as_text(amount):
+    assert parse_config(VOLUME, {"daily_volume_usd": str(amount), "min_trade_usd": "0.000000000000000001",
+                                 "max_trade_usd": "0.000000000000000001"}).daily_volume_usd == amount

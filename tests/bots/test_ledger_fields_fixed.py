@@ -194,3 +194,15 @@ def test_two_concurrent_edits_are_checked_one_after_the_other():
     assert outcome["result"] == {"config": ["min_trade_usd: Unknown setting for a spread bot."]}
     bot.refresh_from_db()
     assert (bot.bot_type, bot.config) == ("spread", {"spread_bps": 40})
+
+
+def test_a_bot_with_orders_but_no_fills_yet_is_fixed_too(db):
+    """Its orders' fills may not be synced yet: they would arrive on a bot now pointing elsewhere."""
+    from bots.models import Order
+
+    bot = BotFactory(status=Bot.Status.STOPPED)
+    Order.objects.create(bot=bot, client_order_id="c1", side="buy", kind="limit", amount=1, price=1,
+                         status=Order.Status.FILLED)
+    with pytest.raises(ValidationError) as caught:
+        update_bot(bot, actor="op", symbol="FOO/USDT")
+    assert list(caught.value.message_dict) == ["symbol"]
