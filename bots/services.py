@@ -148,7 +148,7 @@ def update_bot(bot: Bot, *, actor: str, markets=None, **changes) -> Bot:
     # trade insert's foreign-key check (KEY SHARE) on this row does not wait for us.
     current = Bot.objects.select_for_update(no_key=True, of=("self",)).select_related("client", "account").get(
         pk=bot.pk)
-    if any(field in changes for field in LEDGER_FIELDS):
+    if any(_changed(current, changes, field) for field in LEDGER_FIELDS):
         # Trade ingestion inserts under this row lock (ledger.services.ingest); taking it means a
         # concurrent ingest either committed its trades before we look, or waits until we are done.
         # Always bot row, then P&L row, like delete_bots, so the two never deadlock.
