@@ -104,19 +104,24 @@ def decide(market: MarketSnapshot, state: BotState, config: SpreadConfig, rng: r
     others_low_ask = min((o.price for o in others if o.side == SELL), default=None)
     others_high_bid = max((o.price for o in others if o.side == BUY), default=None)
 
-    kept, cancel, unmatched = [], [], list(wanted)
-    for order in sorted(own, key=lambda o: o.price, reverse=True):
-        crossed = (order.side == BUY and others_low_ask is not None and order.price >= others_low_ask) or (
-            order.side == SELL and others_high_bid is not None and order.price <= others_high_bid)
-        match = None
-        if not crossed and _fresh(order, config, now):
-            match = next((w for w in unmatched if w.side == order.side
-                          and abs(order.price - w.price) <= config.tolerance * w.price), None)
-        if match is None:
-            cancel.append(order.order_id)
-        else:
-            unmatched.remove(match)
-            kept.append(order)
+    # Pair own orders with wanted levels closest first, so an order exactly on its level is never
+    # taken by a neighbour within tolerance (which would re-place that level on every tick).
+    usable = [order for order in own if _fresh(order, config, now) and not (
+        (order.side == BUY and others_low_ask is not None and order.price >= others_low_ask)
+        or (order.side == SELL and others_high_bid is not None and order.price <= others_high_bid))]
+    pairs = sorted(
+        (abs(order.price - want.price), o, w)
+        for o, order in enumerate(usable) for w, want in enumerate(wanted)
+        if order.side == want.side and abs(order.price - want.price) <= config.tolerance * want.price)
+    matched_orders, matched_wants = set(), set()
+    for _, o, w in pairs:
+        if o not in matched_orders and w not in matched_wants:
+            matched_orders.add(o)
+            matched_wants.add(w)
+    kept = [usable[o] for o in sorted(matched_orders)]
+    kept_ids = {order.order_id for order in kept}
+    cancel = [order.order_id for order in own if order.order_id not in kept_ids]
+    unmatched = [want for w, want in enumerate(wanted) if w not in matched_wants]
 
     # Resting now, whatever is being cancelled: a cancel may land after the placements.
     low_ask = min([o.price for o in market.account_orders if o.side == SELL]

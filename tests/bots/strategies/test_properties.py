@@ -213,3 +213,28 @@ def test_dex_always_keeps_the_minimum_sol(case, seed, last_side):
         assert (intent.quote_amount or intent.amount) > 0
     if not decision.place:
         assert decision.skipped.startswith("Trade skipped: ")
+
+
+def apply(market, decision, tag):
+    gone = set(decision.cancel)
+    resting = [o for o in market.account_orders if o.order_id not in gone]
+    resting += [RestingOrder(f"{tag}{i}", intent.side, intent.price, intent.amount, BOT, NOW)
+                for i, intent in enumerate(decision.place)]
+    return MarketSnapshot(**{**vars(market), "account_orders": tuple(resting)})
+
+
+@PROPERTY
+@given(books(), spread_configs(), st.integers(0, 2**32))
+def test_spread_leaves_its_own_ladder_alone_on_an_unchanged_market(market, config, seed):
+    """Orders within tolerance are not replaced: once its ladder rests, an unchanged market changes nothing.
+
+    A level held back because it would have crossed an order being cancelled goes in on the next
+    tick; nothing placed is ever cancelled again.
+    """
+    first = spread.decide(market, BotState(bot_id=BOT), config, random.Random(seed), NOW)
+    market = apply(market, first, "a")
+    second = spread.decide(market, BotState(bot_id=BOT), config, random.Random(seed + 1), NOW)
+    assert second.cancel == (), (first, second)
+    market = apply(market, second, "b")
+    third = spread.decide(market, BotState(bot_id=BOT), config, random.Random(seed + 2), NOW)
+    assert third.is_idle and third.skipped.startswith("Trade skipped: "), (first, second, third)

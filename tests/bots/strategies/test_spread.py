@@ -102,3 +102,12 @@ def test_random_sizes_stay_in_the_range():
     decision = decide(market(spread="0.02"), levels=5, order_size_min_usd=10, order_size_max_usd=20)
     values = {intent.amount * intent.price for intent in decision.place}
     assert len(values) > 1 and all(D(10) <= v <= D(20) for v in values)
+
+
+def test_an_order_on_its_level_keeps_it_even_when_a_neighbour_is_within_tolerance():
+    """Tolerance wider than the level spacing: the order at 99.4 is level 2's, not level 1's; level 1
+    is placed, and level 2 is not placed a second time (which would repeat on every tick)."""
+    own = [order("b2", BUY, "99.4")]
+    decision = decide(market(spread="0.02", orders=own), spread_bps=100, levels=2, level_spacing_bps=10,
+                      drift_threshold_pct="0.01")
+    assert decision.cancel == () and prices(decision, BUY) == [D("99.5")]
