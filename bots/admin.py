@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from bots.models import AuditEvent, Bot, Order
 from bots.services import (
-    EDITABLE_FIELDS, UNDELETABLE_STATUSES, bot_change_errors, bot_field_errors, create_bot, delete_bots, update_bot,
+    EDITABLE_FIELDS, LEDGER_FIELDS, UNDELETABLE_STATUSES, bot_change_errors, bot_field_errors, create_bot, delete_bots,
+    has_ledger, update_bot,
 )
 from pipelabs.admin import ReadOnlyAdmin
 
@@ -73,8 +76,21 @@ class BotAdmin(admin.ModelAdmin):
     RECENT = 20
 
     def get_readonly_fields(self, request, obj=None):
-        # A bot's client is fixed once created: its trades and P&L are that client's.
-        return (*self.readonly_fields, "client", "recent_orders") if obj else self.readonly_fields
+        if obj is None:
+            return self.readonly_fields
+        # A bot's client is fixed once created: its trades and P&L are that client's; so are its account
+        # and symbol once it has traded (bots.services.ledger_field_errors).
+        fixed = LEDGER_FIELDS if has_ledger(obj) else ()
+        return (*self.readonly_fields, "client", *fixed, "recent_orders")
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            # The service re-checks at save time (a trade may land after the form was checked); its
+            # refusal rolled the change back, so say why instead of answering 500.
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "account":

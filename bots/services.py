@@ -1,15 +1,22 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from bots.config import config_errors
 from bots.models import AuditEvent, Bot
 from clients.models import Client
 from exchanges.models import ExchangeAccount
+from ledger.models import PnlState
 
 # What an operator may change on a bot; status, desired status and the lease belong to the lifecycle
 # services and the engine.
 EDITABLE_FIELDS = ("account", "name", "bot_type", "symbol", "config")
 # A bot in these states may have orders at the exchange: stop it before deleting or moving it.
 UNDELETABLE_STATUSES = (Bot.Status.RUNNING, Bot.Status.STOPPING)
+# A bot's trades, FIFO lots, sync cursor and orders belong to one venue and market: moving it would
+# let another market's fills close its lots or be dropped as duplicates of its own trade ids.
+LEDGER_FIELDS = ("account", "symbol")
+NOT_CLIENTS_ACCOUNT = "No exchange account of this client has this id."
+BOT_HAS_TRADES = "This bot has trades or orders on its {field}, so it cannot change. Make a new bot instead."
 
 
 def record_event(*, actor: str, action: str, bot: Bot | None = None, client: Client | None = None,
@@ -32,8 +39,13 @@ def normalise_symbol(symbol: str | None) -> str:
 
 
 def bot_field_errors(*, client: Client | None, account: ExchangeAccount | None, name: str, bot_type: str,
-                     symbol: str, config) -> dict[str, str]:
-    """Field name → message for every rule a bot's fields break; empty when they are valid."""
+                     symbol: str, config, markets=None) -> dict:
+    """Field name → message(s) for every rule a bot's fields break; empty when they are valid.
+
+    `config` is checked against its bot type's schema (bots/config.py), one "key: message" per
+    config key; None skips it. `markets` (symbol → Market, loaded by the caller outside any
+    transaction) adds the market checks: symbol listed and trading, sizes above the minimums.
+    """
     errors = {}
     if client is not None and account is not None and account.client_id != client.id:
         errors["account"] = "The exchange account belongs to another client."
@@ -46,15 +58,25 @@ def bot_field_errors(*, client: Client | None, account: ExchangeAccount | None, 
         errors["name"] = "A bot needs a name."
     if config is not None and not isinstance(config, dict):
         errors["config"] = "config is a JSON object."
+    elif config is not None and bot_type in Bot.Type.values:
+        problems = config_errors(bot_type, config, symbol=symbol, markets=markets)
+        if "symbol" in problems:
+            errors.setdefault("symbol", problems.pop("symbol"))
+        reference = config.get("reference_account")
+        if not problems and config.get("price_source") == "reference" and client is not None \
+                and not ExchangeAccount.objects.filter(pk=reference, client=client).exists():
+            problems["reference_account"] = NOT_CLIENTS_ACCOUNT
+        if problems:
+            errors["config"] = [f"{key}: {message}" for key, message in problems.items()]
     return errors
 
 
 @transaction.atomic
 def create_bot(*, client: Client, account: ExchangeAccount, name: str, bot_type: str, symbol: str,
-               config: dict | None = None, actor: str = "system") -> Bot:
-    """A stopped bot of `client` on its own `account`."""
+               config: dict | None = None, actor: str = "system", markets=None) -> Bot:
+    """A stopped bot of `client` on its own `account`, its config valid for its type (see bot_field_errors)."""
     errors = bot_field_errors(client=client, account=account, name=name, bot_type=bot_type, symbol=symbol,
-                              config=config)
+                              config=config if config is not None else {}, markets=markets)
     if errors:
         raise ValidationError(errors)
     bot = Bot.objects.create(
@@ -69,10 +91,40 @@ def _audit_value(field: str, value):
     return str(value) if field == "account" else value
 
 
-def bot_change_errors(bot: Bot, changes: dict) -> dict[str, str]:
-    """Field name → message for every rule `changes` to the stored `bot` would break."""
+def has_ledger(bot: Bot) -> bool:
+    """Whether the bot has traded or placed orders, which ties it to its account and symbol for good."""
+    return bot.pk is not None and (bot.trades.exists() or bot.orders.exists())
+
+
+def _changed(bot: Bot, changes: dict, field: str) -> bool:
+    if field not in changes:
+        return False
+    value = changes[field]
+    if field == "symbol":
+        return normalise_symbol(value) != bot.symbol
+    return value != getattr(bot, field)
+
+
+def ledger_field_errors(bot: Bot, changes: dict) -> dict:
+    """Field name → ValidationError for each of account and symbol that `changes` would move on a bot with a ledger."""
+    moved = [field for field in LEDGER_FIELDS if _changed(bot, changes, field)]
+    if not moved or not has_ledger(bot):
+        return {}
+    return {field: ValidationError(BOT_HAS_TRADES.format(field=field), code="bot_has_trades") for field in moved}
+
+
+def bot_change_errors(bot: Bot, changes: dict, markets=None) -> dict:
+    """Field name → message for every rule `changes` to the stored `bot` would break.
+
+    The config is checked when it or the bot type changes (or markets are given): a rename does
+    not fail on a config stored before the schema existed.
+    """
     merged = {field: changes.get(field, getattr(bot, field)) for field in EDITABLE_FIELDS}
-    errors = bot_field_errors(client=bot.client, **merged)
+    if not ({"config", "bot_type"} & set(changes) or markets is not None):
+        merged["config"] = None
+    errors = bot_field_errors(client=bot.client, markets=markets, **merged)
+    for field, error in ledger_field_errors(bot, changes).items():
+        errors.setdefault(field, error)
     if bot.status in UNDELETABLE_STATUSES:
         # A live bot's orders sit on its account and market; moving it would orphan them.
         for field in ("account", "bot_type", "symbol"):
@@ -82,7 +134,7 @@ def bot_change_errors(bot: Bot, changes: dict) -> dict[str, str]:
 
 
 @transaction.atomic
-def update_bot(bot: Bot, *, actor: str, **changes) -> Bot:
+def update_bot(bot: Bot, *, actor: str, markets=None, **changes) -> Bot:
     """Apply `changes` (only EDITABLE_FIELDS) to `bot` under the create rules, auditing old → new.
 
     Raises ValidationError and writes nothing when a change breaks a rule; writes nothing (no audit
@@ -92,14 +144,23 @@ def update_bot(bot: Bot, *, actor: str, **changes) -> Bot:
     if unknown:
         raise ValidationError({field: "This field is not editable; it belongs to the bot's lifecycle."
                                for field in unknown})
-    current = Bot.objects.select_related("client", "account").get(pk=bot.pk)
+    # Two edits of one bot take turns, each checked against what the other committed. NO KEY: a
+    # trade insert's foreign-key check (KEY SHARE) on this row does not wait for us.
+    current = Bot.objects.select_for_update(no_key=True, of=("self",)).select_related("client", "account").get(
+        pk=bot.pk)
+    if any(_changed(current, changes, field) for field in LEDGER_FIELDS):
+        # Trade ingestion inserts under this row lock (ledger.services.ingest); taking it means a
+        # concurrent ingest either committed its trades before we look, or waits until we are done.
+        # Always bot row, then P&L row, like delete_bots, so the two never deadlock.
+        PnlState.objects.get_or_create(bot_id=bot.pk)
+        PnlState.objects.select_for_update().filter(bot_id=bot.pk).first()
     if "symbol" in changes:
         changes["symbol"] = normalise_symbol(changes["symbol"])
     if "name" in changes:
         changes["name"] = (changes["name"] or "").strip()
     if changes.get("config", {}) is None:
         changes["config"] = {}
-    errors = bot_change_errors(current, changes)
+    errors = bot_change_errors(current, changes, markets)
     if errors:
         raise ValidationError(errors)
     diff = {field: [_audit_value(field, getattr(current, field)), _audit_value(field, value)]

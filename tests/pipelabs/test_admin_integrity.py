@@ -79,15 +79,15 @@ def test_admin_change_writes_an_audit_row_of_old_to_new(operator_client):
     old_account = str(bot.account)
     other_account = ExchangeAccountFactory(client=bot.client)
     response = operator_client.post(f"/admin/bots/bot/{bot.pk}/change/", change_form(
-        bot, name="new-name", account=other_account.pk, config='{"size": "5"}', desired_status="running"))
+        bot, name="new-name", account=other_account.pk, config='{"min_trade_usd": "5"}', desired_status="running"))
     assert response.status_code == 302, response.content.decode()[:2000]
     bot.refresh_from_db()
     assert (bot.name, bot.account, bot.config, bot.desired_status) == (
-        "new-name", other_account, {"size": "5"}, "stopped")
+        "new-name", other_account, {"min_trade_usd": "5"}, "stopped")
     event = AuditEvent.objects.get()
     assert (event.actor, event.action, event.bot) == ("op", "bot.update", bot)
     assert event.changes == {"name": ["old-name", "new-name"], "account": [old_account, str(other_account)],
-                             "config": [{}, {"size": "5"}]}
+                             "config": [{}, {"min_trade_usd": "5"}]}
 
 
 def test_admin_change_refuses_another_clients_account_and_writes_nothing(operator_client):
