@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 CREDENTIALS_REQUIRED = "Both the API key and the secret are required."
 TEST_OK = "OK: the exchange accepted the key ({count} assets)."
 BALANCE_DEADLINE = "No balance within {deadline_s} s."
+# The exception's type only: its message may quote whatever the broken code held (a secret, say).
+CONNECTOR_FAILED = "The account's connector could not be built or called ({kind}); see the log."
 DEFAULT_CONCURRENCY = 4
 CREDENTIAL_FIELDS = ("api_key_encrypted", "secret_encrypted", "memo_encrypted", "passphrase_encrypted")
 
@@ -205,6 +207,9 @@ def fetch_balances(
             except ExchangeError as exc:
                 record(account.pk, exc)
                 continue
+            except Exception as exc:  # noqa: BLE001  one account's bug is its own failure, not the batch's
+                record(account.pk, connector_failed(account, exc))
+                continue
             running[pool.submit(_fetch_one, connector)] = (exchange, account)
             return
 
@@ -228,9 +233,8 @@ def fetch_balances(
                     value = future.result()
                 except ExchangeError as exc:
                     value = exc
-                except Exception as exc:  # a connector bug must not lose the other accounts
-                    logger.exception("balance fetch crashed", extra={"exchange": exchange, "account_id": account.pk})
-                    value = ExchangeError(type(exc).__name__, exchange=exchange)
+                except Exception as exc:  # noqa: BLE001  a connector bug must not lose the other accounts
+                    value = connector_failed(account, exc)
                 record(account.pk, value)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -242,6 +246,14 @@ def fetch_balances(
                 extra={"exchange": account.exchange, "account_id": account.pk, "error_code": ExchangeTimeout.code},
             )
     return results
+
+
+def connector_failed(account: ExchangeAccount, exc: Exception) -> ExchangeError:
+    """An unexpected exception from one account's connector as that account's error (traceback to the log)."""
+    logger.error("connector failed", exc_info=exc,
+                 extra={"exchange": account.exchange, "account_id": account.pk, "error_code": "connector_failed"})
+    return ExchangeError(CONNECTOR_FAILED.format(kind=type(exc).__name__), exchange=str(account.exchange),
+                         code="connector_failed")
 
 
 def _fetch_one(connector: Connector) -> list[AssetBalance]:
