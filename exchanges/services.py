@@ -125,6 +125,13 @@ def save_credentials(
     return credential
 
 
+def failure_message(exc: ExchangeError) -> str:
+    """What the operator reads: our kind of failure in words, then the venue's own answer, scrubbed."""
+    kind = (type(exc).__doc__ or "").strip().splitlines()[0] if type(exc) is not ExchangeError else ""
+    answer = scrub(str(exc))
+    return f"{kind} ({answer})" if kind else answer
+
+
 def queue_connection_test(account: ExchangeAccount) -> datetime:
     """Mark a test as queued and hand it to a worker once the caller's transaction commits.
 
@@ -154,7 +161,7 @@ def test_credentials(account: ExchangeAccount, *, queued_at: datetime | None = N
             connector.close()
         ok, message = True, TEST_OK.format(count=len(balances))
     except ExchangeError as exc:
-        ok, message = False, scrub(str(exc))
+        ok, message = False, failure_message(exc)
     except Exception as exc:  # noqa: BLE001  a connector bug is this test's answer, not a crash
         ok, message = False, scrub(str(connector_failed(account, exc)))
     rows = ExchangeAccount.objects.filter(pk=account.pk)
