@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from bots.models import Bot
 
 BAD_DATE = "{value!r} is not a date (YYYY-MM-DD) or an ISO date-time."
-BAD_SECONDS = "{name} must be a number of seconds above 0 and at most {high:g}, not {value!r}."
+BAD_SECONDS = "{name} must be a positive, finite number of seconds, at most {high:g}; not {value!r}."
 BAD_ID = "{name} must be a positive whole number (an id), not {value!r}."
 MAX_ID = 2**63 - 1
 
