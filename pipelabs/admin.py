@@ -2,7 +2,7 @@ from functools import wraps
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import DataError
+from django.db import DataError, transaction
 from django.http import HttpResponseRedirect
 
 from pipelabs.models import WorkerHeartbeat
@@ -32,12 +32,15 @@ def guard_changelist_filters(admin_view):
 
         @wraps(wrapped)
         def guarded(request, *args, **kwargs):
-            try:
+            match = request.resolver_match
+            if request.method != "GET" or not request.GET or not (match and match.url_name or "").endswith("_changelist"):
                 return wrapped(request, *args, **kwargs)
+            try:
+                # A savepoint, so a query PostgreSQL refused leaves the connection usable for the
+                # message and the redirect (and for an enclosing transaction, if any).
+                with transaction.atomic():
+                    return wrapped(request, *args, **kwargs)
             except (OverflowError, ValueError, DataError, ValidationError):
-                match = request.resolver_match
-                if request.method != "GET" or not request.GET or not (match and match.url_name or "").endswith("_changelist"):
-                    raise
                 params = ", ".join(f"{key}={value[:40]}" for key, value in list(request.GET.items())[:5])
                 messages.error(request, BAD_FILTER.format(params=params))
                 return HttpResponseRedirect(request.path)
