@@ -71,3 +71,18 @@ def test_bad_arguments_exit_non_zero_without_a_traceback(subprocess_env):
         assert done.returncode != 0, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr and ("--deadline" in done.stderr or "username" in done.stderr
                                                    or "No exchange account with id 999" in done.stderr), done.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("account", ["99999999999999999999999", "-3", "abc", "999"])
+def test_check_exchange_says_an_account_does_not_exist(account):
+    with pytest.raises(CommandError, match="No exchange account"):
+        run("check_exchange", account)
+
+
+@pytest.mark.django_db
+def test_check_exchange_names_bad_stored_options():
+    account = ExchangeAccountFactory(exchange="coinstore")
+    type(account).objects.filter(pk=account.pk).update(options=["x"])
+    with pytest.raises(CommandError, match="invalid_options"):
+        run("check_exchange", str(account.pk))
