@@ -59,8 +59,7 @@ class CredentialInline(admin.StackedInline):
         return f"••••{credential.key_hint}" if credential.key_hint else "••••"
 
 
-@method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="add_view")
-@method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="change_view")
+# add_view and change_view both go through changeform_view.
 @method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="changeform_view")
 @admin.register(ExchangeAccount)
 class ExchangeAccountAdmin(admin.ModelAdmin):
