@@ -9,6 +9,7 @@ from pipelabs.models import WorkerHeartbeat
 
 BAD_FILTER = "The filter {params} is not valid here (a value out of range or of the wrong kind); showing everything."
 
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by services and venues: operators look, they do not add or edit."""
 
