@@ -12,6 +12,7 @@ from bots.services import (
     has_ledger, update_bot,
 )
 from pipelabs.admin import ReadOnlyAdmin
+from pipelabs.forms import StrictJSONField
 
 STATUS_COLOURS = {
     Bot.Status.RUNNING: "#1a7f37",
@@ -28,6 +29,8 @@ def account_label(account) -> str:
 
 class BotForm(forms.ModelForm):
     """The operator's fields of a bot, checked by the same rules as bots.services; saving goes through them."""
+
+    config = StrictJSONField(help_text=Bot._meta.get_field("config").help_text)
 
     class Meta:
         model = Bot

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from clients.models import Client, Wallet
 
@@ -15,6 +17,7 @@ class WalletInline(admin.TabularInline):
         return wallet.has_private_key
 
 
+@method_decorator(sensitive_post_parameters("private_key"), name="changeform_view")
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     list_display = ("name", "role", "is_active", "bot_count", "created_at")
@@ -30,6 +33,8 @@ class ClientAdmin(admin.ModelAdmin):
         return client.bot_total
 
 
+# A wallet's private key, wherever a form posts it, stays off error reports.
+@method_decorator(sensitive_post_parameters("private_key"), name="changeform_view")
 @admin.register(Wallet)
 class WalletAdmin(admin.ModelAdmin):
     list_display = ("address", "chain", "client", "label", "created_at")

@@ -1,11 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from exchanges.models import ExchangeAccount, ExchangeCredential, PaperBalance, PaperMarket, PaperOrder
-from exchanges.services import save_credentials, test_credentials
+from exchanges.services import TEST_QUEUED, account_errors, queue_connection_test, save_account, save_credentials
 from pipelabs.admin import ReadOnlyAdmin
+from pipelabs.forms import StrictJSONField
 
 SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+SECRET_FIELDS = ("api_key", "secret", "memo", "passphrase")
 
 
 class ExchangeAccountForm(forms.ModelForm):
@@ -15,7 +20,9 @@ class ExchangeAccountForm(forms.ModelForm):
     secret = forms.CharField(required=False, widget=SECRET_WIDGET)
     memo = forms.CharField(required=False, widget=SECRET_WIDGET, label="Memo / uid", help_text="BitMart's memo.")
     passphrase = forms.CharField(required=False, widget=SECRET_WIDGET)
-    test_after_save = forms.BooleanField(required=False, initial=True, label="Test the key after saving")
+    test_after_save = forms.BooleanField(required=False, initial=True, label="Test the key after saving",
+                                         help_text="A worker asks the exchange; the answer appears on this page.")
+    options = StrictJSONField(help_text=ExchangeAccount._meta.get_field("options").help_text)
 
     class Meta:
         model = ExchangeAccount
@@ -23,6 +30,10 @@ class ExchangeAccountForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if "exchange" in data and "options" in data:
+            for field, problems in account_errors(exchange=data["exchange"], options=data["options"]).items():
+                for problem in problems:
+                    self.add_error(field, problem)
         if bool(data.get("api_key")) != bool(data.get("secret")):
             raise forms.ValidationError("Enter both the API key and the secret, or neither.")
         client, wallet = data.get("client"), data.get("wallet")
@@ -40,7 +51,7 @@ class CredentialInline(admin.StackedInline):
     extra = 0
     max_num = 0  # credentials are entered through the account form, never edited raw
     can_delete = True
-    fields = ("masked_key", "test_ok", "tested_at", "test_message", "updated_at")
+    fields = ("masked_key", "updated_at")
     readonly_fields = fields
 
     @admin.display(description="API key")
@@ -48,10 +59,13 @@ class CredentialInline(admin.StackedInline):
         return f"••••{credential.key_hint}" if credential.key_hint else "••••"
 
 
+# add_view and change_view both go through changeform_view.
+@method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="changeform_view")
 @admin.register(ExchangeAccount)
 class ExchangeAccountAdmin(admin.ModelAdmin):
     form = ExchangeAccountForm
     list_display = ("__str__", "client", "exchange", "key", "key_status", "created_at")
+    readonly_fields = ("test_status", "tested_at", "test_message")
     list_filter = ("exchange",)
     search_fields = ("name", "client__name")
     list_select_related = ("client", "credential")
@@ -63,14 +77,20 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
         credential = getattr(account, "credential", None)
         return f"••••{credential.key_hint}" if credential else "—"
 
-    @admin.display(boolean=True, description="Key OK")
+    @admin.display(boolean=True, description="Connection OK")
     def key_status(self, account):
-        credential = getattr(account, "credential", None)
-        return credential.test_ok if credential else None
+        return account.test_ok
 
+    @admin.display(description="Last test")
+    def test_status(self, account):
+        if account.test_ok is None:
+            return TEST_QUEUED if account.test_queued_at and not account.tested_at else "—"
+        return "OK" if account.test_ok else "Failed"
+
+    @method_decorator(sensitive_variables("data"))
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
         data = form.cleaned_data
+        save_account(obj, actor=request.user.get_username())  # the form's clean() ran the same checks
         if data.get("api_key"):
             save_credentials(
                 obj, api_key=data["api_key"], secret=data["secret"], memo=data.get("memo", ""),
@@ -78,13 +98,15 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
                 test=data.get("test_after_save", False),
             )
             self.message_user(request, "Credentials encrypted and saved." + (
-                " The test result appears on the account once the exchange answers." if data.get("test_after_save") else ""))
+                " A worker is testing them; the answer appears on the account." if data.get("test_after_save") else ""))
 
-    @admin.action(description="Test connection (balance request)")
+    @admin.action(description="Test connection (balance request, in the background)")
     def test_connection(self, request, queryset):
-        for account in queryset:
-            ok, message = test_credentials(account)
-            self.message_user(request, f"{account}: {message}", messages.SUCCESS if ok else messages.ERROR)
+        with transaction.atomic():
+            for account in queryset:
+                queue_connection_test(account)
+        self.message_user(request, f"Test queued for {len(queryset)} account(s); each answer appears on its account.",
+                          messages.INFO)
 
 
 class PaperReadOnly(ReadOnlyAdmin):

@@ -12,6 +12,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 from pipelabs.logging import register_secret
 
@@ -40,12 +41,14 @@ def fernet() -> MultiFernet:
     return _fernet(keys)
 
 
+@sensitive_variables()
 def encrypt(plaintext: str) -> str:
     if not plaintext:
         return ""
     return fernet().encrypt(plaintext.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     if not token:
         return ""
@@ -67,6 +70,7 @@ def rotate(token: str) -> str:
         raise DecryptionError(DECRYPT_FAILED) from None
 
 
+@sensitive_variables()
 def hint(plaintext: str) -> str:
     """What an operator may see of a secret: its last 4 characters."""
     return plaintext[-4:] if len(plaintext) > 8 else ""

@@ -25,8 +25,13 @@ class ExchangeAccount(models.Model):
     options = models.JSONField(
         default=dict,
         blank=True,
-        help_text="Venue settings: API base URL override, Jupiter token mints, paper market seeds.",
+        help_text="Venue settings, checked per venue on save (exchanges/options.py).",
     )
+    # The last connection test (a balance request run by a worker, never in a web request).
+    test_queued_at = models.DateTimeField(null=True, blank=True, help_text="When the last test was queued.")
+    tested_at = models.DateTimeField(null=True, blank=True, help_text="When the venue answered the last test.")
+    test_ok = models.BooleanField(null=True, blank=True)
+    test_message = models.TextField(blank=True, help_text="The exchange's own answer to the last test.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -50,9 +55,6 @@ class ExchangeCredential(models.Model):
     memo_encrypted = models.TextField(blank=True, default="", editable=False, help_text="BitMart memo (uid).")
     passphrase_encrypted = models.TextField(blank=True, default="", editable=False)
     key_hint = models.CharField(max_length=8, blank=True, help_text="Last 4 characters of the API key.")
-    tested_at = models.DateTimeField(null=True, blank=True)
-    test_ok = models.BooleanField(null=True, blank=True)
-    test_message = models.TextField(blank=True, help_text="The exchange's own answer to the last test.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

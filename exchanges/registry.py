@@ -7,21 +7,38 @@ account needs them, so one venue's missing dependency does not break the others.
 from __future__ import annotations
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from exchanges import crypto
 from exchanges.connectors.base import Connector, Credentials
-from exchanges.errors import AuthenticationFailed
+from exchanges.errors import AuthenticationFailed, ExchangeError
 from exchanges.guard import DEFAULT_TIMEOUTS_S, GuardedConnector
 from exchanges.models import ExchangeAccount, ExchangeCredential
+from exchanges.options import exchange_error, option_errors
 
 NO_CREDENTIALS = "No API credentials are stored for this account; add them before using it."
 NO_WALLET = "This DEX account has no wallet."
 UNREADABLE = "The stored credentials cannot be decrypted with the configured ENCRYPTION_KEYS."
+INVALID_OPTIONS = "The account's options are not valid: {errors}"
 DEFAULT_SLIPPAGE_BPS = 50
 DEFAULT_PRIORITY_FEE_LAMPORTS = 10_000
 DEFAULT_CONFIRM_TIMEOUT_S = 30
 
 
+def checked_options(account: ExchangeAccount) -> dict:
+    """The account's options if valid for its venue; ExchangeError(code="invalid_options") otherwise.
+
+    Accounts are validated on save, but a row written before that (or past the service) must fail
+    as this account's error, not as an AttributeError deep in a connector.
+    """
+    errors = [e for e in [exchange_error(account.exchange)] if e] + option_errors(account.exchange, account.options)
+    if errors:
+        raise ExchangeError(INVALID_OPTIONS.format(errors=" ".join(errors)), exchange=str(account.exchange),
+                            code="invalid_options")
+    return account.options or {}
+
+
+@sensitive_variables()
 def credentials_for(account: ExchangeAccount, stored: ExchangeCredential | None = None) -> Credentials:
     """The account's decrypted API credentials; AuthenticationFailed when there are none.
 
@@ -44,6 +61,7 @@ def credentials_for(account: ExchangeAccount, stored: ExchangeCredential | None 
         raise AuthenticationFailed(UNREADABLE, exchange=account.exchange) from None
 
 
+@sensitive_variables()
 def wallet_credentials_for(account: ExchangeAccount) -> Credentials:
     wallet = account.wallet
     if wallet is None:
@@ -56,10 +74,11 @@ def wallet_credentials_for(account: ExchangeAccount) -> Credentials:
         raise AuthenticationFailed(UNREADABLE, exchange=account.exchange) from None
 
 
+@sensitive_variables()
 def raw_connector_for(account: ExchangeAccount, *, timeout_s: float | None = None,
                       credential: ExchangeCredential | None = None) -> Connector:
     """The venue's connector without the guard (the guard wraps this)."""
-    options = account.options or {}
+    options = checked_options(account)
     exchange = account.exchange
     if exchange == "paper":
         from exchanges.connectors.paper import PaperConnector

@@ -7,16 +7,19 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from clients.models import Wallet
 from exchanges import crypto
 from exchanges.connectors.base import AssetBalance, Connector
 from exchanges.errors import ExchangeError, ExchangeTimeout
 from exchanges.models import ExchangeAccount, ExchangeCredential
+from exchanges.options import exchange_error, option_errors
 from exchanges.registry import connector_for
 from pipelabs.logging import register_secret, scrub
 
@@ -24,12 +27,55 @@ logger = logging.getLogger(__name__)
 
 CREDENTIALS_REQUIRED = "Both the API key and the secret are required."
 TEST_OK = "OK: the exchange accepted the key ({count} assets)."
+TEST_QUEUED = "Test queued; the exchange's answer appears here when a worker has asked it."
+# Each call of the test is capped at this; the guard's retries keep the whole test within its budget.
+TEST_TIMEOUT_S = 15.0
 BALANCE_DEADLINE = "No balance within {deadline_s} s."
+# The exception's type only: its message may quote whatever the broken code held (a secret, say).
+CONNECTOR_FAILED = "The account's connector could not be built or called ({kind}); see the log."
 DEFAULT_CONCURRENCY = 4
 CREDENTIAL_FIELDS = ("api_key_encrypted", "secret_encrypted", "memo_encrypted", "passphrase_encrypted")
 
 
+# --- accounts ---------------------------------------------------------------------------------
+def account_errors(*, exchange: object, options: object) -> dict[str, list[str]]:
+    """Why an account with this venue and these options cannot be saved, per field; empty when it can."""
+    if message := exchange_error(exchange):
+        return {"exchange": [message]}
+    if problems := option_errors(exchange, options):
+        return {"options": problems}
+    return {}
+
+
+def save_account(account: ExchangeAccount, *, actor: str = "system") -> ExchangeAccount:
+    """Create or update the account once its venue and options are valid, audited; ValidationError otherwise.
+
+    The audit names the changed option keys, not their values (an RPC URL may carry an API key).
+    """
+    from bots.models import AuditEvent
+
+    if errors := account_errors(exchange=account.exchange, options=account.options):
+        raise ValidationError(errors)
+    account.options = account.options or {}
+    created = account.pk is None
+    old = None if created else ExchangeAccount.objects.filter(pk=account.pk).values("exchange", "name", "options").first()
+    with transaction.atomic():
+        account.save()
+        changes = {"exchange": account.exchange, "name": account.name, "options": sorted(account.options)}
+        if old:
+            changes = {
+                "exchange": {"old": old["exchange"], "new": account.exchange},
+                "name": {"old": old["name"], "new": account.name},
+                "options": {"old": sorted(old["options"] or {}) if isinstance(old["options"], dict) else "invalid",
+                            "new": sorted(account.options), "changed": old["options"] != account.options},
+            }
+        AuditEvent.objects.create(actor=actor, action="account_created" if created else "account_changed",
+                                  client_id=account.client_id, target=str(account), changes=changes)
+    return account
+
+
 # --- credentials ------------------------------------------------------------------------------
+@sensitive_variables()
 def save_credentials(
     account: ExchangeAccount,
     *,
@@ -62,9 +108,6 @@ def save_credentials(
                 "memo_encrypted": crypto.encrypt(memo),
                 "passphrase_encrypted": crypto.encrypt(passphrase),
                 "key_hint": crypto.hint(api_key),
-                "tested_at": None,
-                "test_ok": None,
-                "test_message": "",
             },
         )
         AuditEvent.objects.create(
@@ -75,22 +118,56 @@ def save_credentials(
             changes={"key_hint": {"old": old.key_hint if old else None, "new": credential.key_hint}},
         )
     if test:
-        transaction.on_commit(lambda: test_credentials(account))
+        queue_connection_test(account)
+    else:  # the last test was of the old key
+        ExchangeAccount.objects.filter(pk=account.pk).update(test_queued_at=None, tested_at=None, test_ok=None,
+                                                             test_message="")
     return credential
 
 
-def test_credentials(account: ExchangeAccount) -> tuple[bool, str]:
-    """Ask the exchange for the account's balance; records and returns (ok, the exchange's answer)."""
+def failure_message(exc: ExchangeError) -> str:
+    """What the operator reads: our kind of failure in words, then the venue's own answer, scrubbed."""
+    kind = (type(exc).__doc__ or "").strip().splitlines()[0] if type(exc) is not ExchangeError else ""
+    answer = scrub(str(exc))
+    return f"{kind} ({answer})" if kind else answer
+
+
+def queue_connection_test(account: ExchangeAccount) -> datetime:
+    """Mark a test as queued and hand it to a worker once the caller's transaction commits.
+
+    Never calls the venue itself, so a web request answers at once even when the venue hangs.
+    """
+    from django_q.tasks import async_task
+
+    queued_at = timezone.now()
+    ExchangeAccount.objects.filter(pk=account.pk).update(test_queued_at=queued_at, tested_at=None, test_ok=None,
+                                                         test_message=TEST_QUEUED)
+    transaction.on_commit(lambda: async_task("exchanges.tasks.test_connection_task", account.pk, queued_at,
+                                             task_name=f"test-connection-{account.pk}-{queued_at.timestamp()}"))
+    return queued_at
+
+
+def test_credentials(account: ExchangeAccount, *, queued_at: datetime | None = None) -> tuple[bool, str]:
+    """Ask the exchange for the account's balance; records and returns (ok, the exchange's answer).
+
+    With ``queued_at`` the answer is recorded only if no newer test was queued meanwhile. Runs in
+    a worker (exchanges.tasks); a web request queues it instead (queue_connection_test).
+    """
     try:
-        connector = connector_for(account)
+        connector = connector_for(account, timeout_s=TEST_TIMEOUT_S)
         try:
             balances = connector.fetch_balance()
         finally:
             connector.close()
         ok, message = True, TEST_OK.format(count=len(balances))
     except ExchangeError as exc:
-        ok, message = False, scrub(str(exc))
-    ExchangeCredential.objects.filter(account=account).update(tested_at=timezone.now(), test_ok=ok, test_message=message)
+        ok, message = False, failure_message(exc)
+    except Exception as exc:  # noqa: BLE001  a connector bug is this test's answer, not a crash
+        ok, message = False, scrub(str(connector_failed(account, exc)))
+    rows = ExchangeAccount.objects.filter(pk=account.pk)
+    if queued_at is not None:
+        rows = rows.filter(test_queued_at=queued_at)
+    rows.update(tested_at=timezone.now(), test_ok=ok, test_message=message)
     return ok, message
 
 
@@ -205,6 +282,9 @@ def fetch_balances(
             except ExchangeError as exc:
                 record(account.pk, exc)
                 continue
+            except Exception as exc:  # noqa: BLE001  one account's bug is its own failure, not the batch's
+                record(account.pk, connector_failed(account, exc))
+                continue
             running[pool.submit(_fetch_one, connector)] = (exchange, account)
             return
 
@@ -228,9 +308,8 @@ def fetch_balances(
                     value = future.result()
                 except ExchangeError as exc:
                     value = exc
-                except Exception as exc:  # a connector bug must not lose the other accounts
-                    logger.exception("balance fetch crashed", extra={"exchange": exchange, "account_id": account.pk})
-                    value = ExchangeError(type(exc).__name__, exchange=exchange)
+                except Exception as exc:  # noqa: BLE001  a connector bug must not lose the other accounts
+                    value = connector_failed(account, exc)
                 record(account.pk, value)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -242,6 +321,14 @@ def fetch_balances(
                 extra={"exchange": account.exchange, "account_id": account.pk, "error_code": ExchangeTimeout.code},
             )
     return results
+
+
+def connector_failed(account: ExchangeAccount, exc: Exception) -> ExchangeError:
+    """An unexpected exception from one account's connector as that account's error (traceback to the log)."""
+    logger.error("connector failed", exc_info=exc,
+                 extra={"exchange": account.exchange, "account_id": account.pk, "error_code": "connector_failed"})
+    return ExchangeError(CONNECTOR_FAILED.format(kind=type(exc).__name__), exchange=str(account.exchange),
+                         code="connector_failed")
 
 
 def _fetch_one(connector: Connector) -> list[AssetBalance]:

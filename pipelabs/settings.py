@@ -233,6 +233,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = DEBUG
+DEFAULT_EXCEPTION_REPORTER_FILTER = "pipelabs.debug.SecretsHiddenFilter"  # also with DEBUG on
 if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing root
 

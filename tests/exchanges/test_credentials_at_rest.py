@@ -8,7 +8,8 @@ import logging
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
+from django_q.models import OrmQ, Task
 
 from bots.models import AuditEvent
 from exchanges.errors import AuthenticationFailed, ExchangeError
@@ -19,11 +20,13 @@ from exchanges.services import save_credentials
 from pipelabs.logging import ContextFilter, PipelabsJsonFormatter, ScrubFilter
 from tests.factories import ExchangeAccountFactory
 from tests.fakes.bitmart import FakeBitmart
+from tests.taskqueue import run_queued_tasks
 
 pytestmark = pytest.mark.django_db
 API_KEY = "ak-live-7f3c9e21b04d4a5f"
 SECRET = "sk-live-0d9b8c7a6f5e4d3c2b1a"
 MEMO = "memo-launchpad-42"
+PASSPHRASE = "pp-debug-page-42"
 
 
 @pytest.fixture
@@ -98,18 +101,23 @@ def test_saving_is_audited_with_the_hint_only(key):
     assert ExchangeCredential.objects.filter(account=account).count() == 1
 
 
-def test_save_with_test_asks_the_exchange_after_commit(key, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_save_with_test_queues_a_worker_test_after_commit(key):
     account = ExchangeAccountFactory(exchange="paper")
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with transaction.atomic():
         save_credentials(account, api_key=API_KEY, secret=SECRET, test=True)
-    assert ExchangeCredential.objects.get(account=account).tested_at is None  # nothing asked yet
-    for callback in callbacks:
-        callback()
+        assert not OrmQ.objects.exists()  # nothing queued before the commit
+    account.refresh_from_db()
+    assert account.tested_at is None and account.test_message == services.TEST_QUEUED
+    assert OrmQ.objects.count() == 1
 
-    credential = ExchangeCredential.objects.get(account=account)
-    assert credential.test_ok is True and credential.tested_at is not None
-    assert credential.test_message.startswith("OK")
+    assert run_queued_tasks() == 1
+
+    account.refresh_from_db()
+    assert account.test_ok is True and account.tested_at is not None
+    assert account.test_message.startswith("OK")
+    assert Task.objects.get().success is True
 
 
 def test_failed_test_records_the_exchanges_own_answer(key):
@@ -120,7 +128,8 @@ def test_failed_test_records_the_exchanges_own_answer(key):
 
     assert ok is False
     assert "NOSLASH" in message and "not BASE/QUOTE" in message
-    assert ExchangeCredential.objects.get(account=account).test_message == message
+    account.refresh_from_db()
+    assert account.test_message == message
 
 
 def test_missing_credentials_are_a_readable_authentication_error():
@@ -175,6 +184,31 @@ def test_secrets_never_reach_logs_or_error_messages(key, all_logs):
         assert plaintext not in message
         assert plaintext not in " ".join(errors)
         assert plaintext not in repr(credentials)
+
+
+def test_debug_error_report_hides_values_decrypted_below_the_registry(key, settings, monkeypatch):
+    """A crash while a connector is built, reported with DEBUG on, shows none of the decrypted values."""
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    from exchanges import registry
+
+    settings.DEBUG = True
+    account = ExchangeAccountFactory(exchange="bitmart")
+    save_credentials(account, api_key=API_KEY, secret=SECRET, memo=MEMO, passphrase=PASSPHRASE)
+
+    def broken_credentials(**decrypted):
+        raise RuntimeError("connector build broke")
+
+    monkeypatch.setattr(registry, "Credentials", broken_credentials)
+    try:
+        connector_for(account)
+    except RuntimeError:
+        page = ExceptionReporter(None, *sys.exc_info()).get_traceback_html()
+    assert "connector build broke" in page and "credentials_for" in page
+    for plaintext in (API_KEY, SECRET, MEMO, PASSPHRASE):
+        assert plaintext not in page
 
 
 def test_credentials_are_stripped_and_both_parts_required(key):

@@ -43,7 +43,7 @@ def test_admin_refuses_a_bot_on_another_clients_account(operator_client):
 
 @pytest.mark.parametrize("field, value, message", [
     ("symbol", "garbage", "A symbol is BASE/QUOTE"),
-    ("config", "[1, 2]", "config is a JSON object."),
+    ("config", "[1, 2]", "Enter a JSON object"),  # pipelabs.forms.StrictJSONField
     ("name", "   ", "This field is required."),
 ])
 def test_admin_refuses_invalid_bot_fields_with_a_form_error(operator_client, field, value, message):

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from exchanges.errors import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.registry import connector_for
+from exchanges.services import connector_failed
 
 SHOWN_MARKETS = 10
 
@@ -11,9 +12,11 @@ class Command(BaseCommand):
     help = "Test an exchange account: load its markets and fetch its balance, printing the exchange's answer."
 
     def add_arguments(self, parser):
-        parser.add_argument("account_id", type=int, help="ExchangeAccount id.")
+        parser.add_argument("account_id", help="ExchangeAccount id.")
 
     def handle(self, *args, account_id, **options):
+        if not account_id.isdigit() or not 0 < int(account_id) < 2**63:
+            raise CommandError(f"No exchange account {account_id}.")
         try:
             account = ExchangeAccount.objects.get(pk=account_id)
         except ExchangeAccount.DoesNotExist:
@@ -31,6 +34,8 @@ class Command(BaseCommand):
                 connector.close()
         except ExchangeError as exc:
             raise CommandError(f"{type(exc).__name__} ({exc.code}): {exc}") from None
+        except Exception as exc:  # noqa: BLE001  a connector bug: its kind, never its text (it may hold a secret)
+            raise CommandError(str(connector_failed(account, exc))) from None
         held = [b for b in balances if b.total]
         self.stdout.write(f"Balance: {len(held)} assets held")
         for balance in held:

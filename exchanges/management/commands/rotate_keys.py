@@ -1,8 +1,24 @@
+from argparse import ArgumentTypeError
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges.services import rotate_keys
+
+
+MAX_BATCH_SIZE = 100_000
+BAD_BATCH_SIZE = "--batch-size must be a whole number from 1 to {high:,}, not {value!r}."
+
+
+def batch_size_arg(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise ArgumentTypeError(BAD_BATCH_SIZE.format(high=MAX_BATCH_SIZE, value=value))
+    return size
 
 
 class Command(BaseCommand):
@@ -14,11 +30,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Check every secret decrypts; write nothing.")
-        parser.add_argument("--batch-size", type=int, default=200, help="Rows per transaction (default 200).")
+        parser.add_argument("--batch-size", type=batch_size_arg, default=200,
+                            help=f"Rows per transaction (default 200, at most {MAX_BATCH_SIZE:,}).")
 
     def handle(self, *args, dry_run=False, batch_size=200, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
 
         keys = len(settings.ENCRYPTION_KEYS)
         if keys < 2:

@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from bots.models import Bot
@@ -7,6 +8,7 @@ from bots.services import create_bot
 from clients.models import Client
 from clients.services import create_client, create_operator
 from exchanges.models import ExchangeAccount
+from exchanges.services import save_account
 
 DEMO_CLIENT = "Demo client"
 DEMO_WALLET = ("solana", "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin")
@@ -19,6 +21,9 @@ DEMO_BOTS = [
 ]
 
 
+BAD_USERNAME = "--username {username!r} is not a valid login: {reason}"
+
+
 class Command(BaseCommand):
     help = "Create an operator login (printed once) and a demo client with bots on the paper exchange."
 
@@ -26,6 +31,15 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="operator")
 
     def handle(self, *args, username, **options):
+        username = username.strip()
+        User = get_user_model()
+        try:
+            User.username_validator(username)
+            User._meta.get_field("username").run_validators(username)
+            if not username:
+                raise ValidationError("is empty")
+        except ValidationError as exc:
+            raise CommandError(BAD_USERNAME.format(username=username, reason=" ".join(exc.messages))) from None
         if get_user_model().objects.filter(username=username).exists():
             self.stdout.write(f"operator {username!r} exists already (reset: manage.py changepassword {username})")
         else:
@@ -36,7 +50,7 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             client = create_client(name=DEMO_CLIENT, wallets=[DEMO_WALLET])
-            account = ExchangeAccount.objects.create(client=client, exchange="paper", name="demo")
+            account = save_account(ExchangeAccount(client=client, exchange="paper", name="demo"), actor="setup_demo")
             for name, bot_type, symbol, config in DEMO_BOTS:
                 create_bot(client=client, account=account, name=name, bot_type=bot_type, symbol=symbol,
                            config=config, actor="setup_demo")

@@ -1,0 +1,216 @@
+"""The account admin: options checked per venue, bad JSON a form error, secrets hidden from DEBUG
+error pages, and the connection test run by a worker, never inside the request."""
+
+import json
+import time
+
+import pytest
+from cryptography.fernet import Fernet
+from django_q.models import OrmQ
+
+from bots.models import AuditEvent
+from clients.services import create_operator
+from exchanges.models import ExchangeAccount, ExchangeCredential
+from exchanges.errors import ExchangeTimeout
+from exchanges.services import TEST_QUEUED
+from pipelabs import forms as strict
+from tests.factories import ClientFactory, ExchangeAccountFactory
+from tests.fakes.bitmart import FakeBitmart
+from tests.taskqueue import run_queued_tasks
+
+API_KEY = "ak-admin-a1b2c3d4e5f6g7h8"
+SECRET = "sk-admin-0f9e8d7c6b5a4f3e2d1c"
+MEMO = "memo-admin-31337"
+PASSPHRASE = "pass-admin-zz9plural"
+CREDENTIAL_FORMS = {"credential-TOTAL_FORMS": "0", "credential-INITIAL_FORMS": "0",
+                    "credential-MIN_NUM_FORMS": "0", "credential-MAX_NUM_FORMS": "0"}
+ADD = "/admin/exchanges/exchangeaccount/add/"
+
+
+@pytest.fixture(autouse=True)
+def key(settings):
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+
+@pytest.fixture
+def operator_client(client, db):
+    user, password = create_operator("op")
+    assert client.login(username="op", password=password)
+    return client
+
+
+def account_form(client_row, **fields):
+    return {"client": client_row.pk, "exchange": "bitmart", "name": "main", "options": "{}", "api_key": "",
+            "secret": "", "memo": "", "passphrase": "", **CREDENTIAL_FORMS, **fields}
+
+
+# --- options per venue --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("options, message", [
+    ("[1, 2]", strict.NOT_AN_OBJECT),
+    ('"https://api.example.com"', strict.NOT_AN_OBJECT),
+    ('{"api_url": 123}', "api_url must be an http(s) URL with a host"),
+    ('{"api_url": "http://api.example.com"}', "api_url must be an https:// URL"),
+    ('{"apiurl": "https://api.example.com"}', "apiurl: unknown option for bitmart"),
+])
+def test_bad_options_are_a_form_error_and_nothing_is_saved(operator_client, options, message):
+    client_row = ClientFactory()
+    response = operator_client.post(ADD, account_form(client_row, options=options, api_key=API_KEY, secret=SECRET,
+                                                      test_after_save="on"))
+    assert response.status_code == 200
+    assert message in response.content.decode().replace("&quot;", '"').replace("&#x27;", "'")
+    assert not ExchangeAccount.objects.exists() and not ExchangeCredential.objects.exists()
+    assert not AuditEvent.objects.exists() and not OrmQ.objects.exists()
+
+
+def test_unknown_exchange_id_is_refused(operator_client):
+    response = operator_client.post(ADD, account_form(ClientFactory(), exchange="notavenue"))
+    assert response.status_code == 200
+    assert "&#x27;notavenue&#x27; is not a known venue" in response.content.decode()
+    assert not ExchangeAccount.objects.exists()
+
+
+def test_valid_options_save_through_the_service_with_an_audit_row(operator_client):
+    client_row = ClientFactory()
+    response = operator_client.post(ADD, account_form(
+        client_row, exchange="binance", options='{"api_url": "https://api.binance.com"}'))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    account = ExchangeAccount.objects.get()
+    assert account.options == {"api_url": "https://api.binance.com"}
+    event = AuditEvent.objects.get(action="account_created")
+    assert event.changes["options"] == ["api_url"] and "binance.com" not in json.dumps(event.changes)
+
+
+# --- strict JSON ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ('{"a": "x\\u0000y"}', strict.NUL_CHARACTER),
+    ('{"a": 1e400}', strict.NOT_FINITE),
+    ('{"a": NaN}', strict.NOT_FINITE),
+    ('{"a": -Infinity}', strict.NOT_FINITE),
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", strict.TOO_LONG),
+    ('{"a": ' + "[" * 20 + "]" * 20 + "}", strict.TOO_DEEP),
+    ('{"a": ' + "9" * 5000 + "}", strict.INTEGER_TOO_LONG),
+    ('{"a": ', "Enter valid JSON"),
+    ("[]", strict.NOT_AN_OBJECT),
+])
+def test_hostile_json_is_a_readable_form_error(operator_client, text, message):
+    response = operator_client.post(ADD, account_form(ClientFactory(), exchange="paper", options=text))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert message.replace('"', "&quot;") in page or message in page
+    assert not ExchangeAccount.objects.exists()
+
+
+def test_deep_nesting_within_the_length_limit_never_recurses():
+    text = "[" * 30_000 + "]" * 30_000
+    with pytest.raises(strict.ValidationError) as refused:
+        strict.parse_strict_json(text)
+    assert refused.value.messages == [strict.TOO_DEEP]
+
+
+def test_bot_config_takes_the_strict_field(operator_client):
+    account = ExchangeAccountFactory()
+    response = operator_client.post("/admin/bots/bot/add/", {
+        "client": account.client.pk, "account": account.pk, "name": "mm", "bot_type": "spread",
+        "symbol": "SHARP/USDT", "config": '{"spread_bps": 1e400}'})
+    assert response.status_code == 200
+    assert strict.NOT_FINITE in response.content.decode()
+
+
+# --- connection test in the background -------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_answers_at_once_with_a_hung_venue_and_the_worker_records_the_timeout(client, settings):
+    settings.EXCHANGE_TIMEOUTS_S = {"fetch_balance": 0.5}
+    user, password = create_operator("op")
+    client.login(username="op", password=password)
+    with FakeBitmart(API_KEY, SECRET, MEMO) as venue:
+        venue.inject("hang", path="/spot/v1/wallet", times=None)
+        started = time.monotonic()
+        response = client.post(ADD, account_form(ClientFactory(), options=json.dumps({"api_url": venue.url}),
+                                                 api_key=API_KEY, secret=SECRET, memo=MEMO, test_after_save="on"))
+        elapsed = time.monotonic() - started
+        assert response.status_code == 302, response.content.decode()[:3000]
+        assert elapsed < 2, elapsed
+        account = ExchangeAccount.objects.get()
+        assert account.test_message == TEST_QUEUED and account.test_ok is None
+        page = client.get(f"/admin/exchanges/exchangeaccount/{account.pk}/change/").content.decode()
+        assert TEST_QUEUED.replace("'", "&#x27;") in page
+
+        assert run_queued_tasks() == 1
+    account.refresh_from_db()
+    assert account.test_ok is False and account.tested_at is not None
+    assert account.test_message.startswith(ExchangeTimeout.__doc__), account.test_message
+    page = client.get(f"/admin/exchanges/exchangeaccount/{account.pk}/change/").content.decode()
+    assert "Failed" in page and API_KEY not in page and SECRET not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_connection_action_queues_and_the_worker_records_the_venues_answer(client):
+    user, password = create_operator("op")
+    client.login(username="op", password=password)
+    with FakeBitmart(API_KEY, SECRET, MEMO) as venue:
+        account = ExchangeAccountFactory(exchange="bitmart", options={"api_url": venue.url})
+        from exchanges.services import save_credentials
+
+        save_credentials(account, api_key=API_KEY, secret=SECRET, memo=MEMO)
+        response = client.post("/admin/exchanges/exchangeaccount/", {
+            "action": "test_connection", "_selected_action": [account.pk]})
+        assert response.status_code == 302
+        assert not venue.requests_to("/spot/v1/wallet")  # the request did not ask the venue
+        assert run_queued_tasks() == 1
+        assert len(venue.requests_to("/spot/v1/wallet")) == 1
+    account.refresh_from_db()
+    assert account.test_ok is True and account.test_message.startswith("OK")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_older_test_never_overwrites_a_newer_ones_answer():
+    from exchanges.services import queue_connection_test, test_credentials
+
+    account = ExchangeAccountFactory(exchange="paper")
+    first = queue_connection_test(account)
+    second = queue_connection_test(account)
+    assert first != second
+    test_credentials(account, queued_at=first)  # the stale one finishes late
+    account.refresh_from_db()
+    assert account.tested_at is None and account.test_message == TEST_QUEUED
+    test_credentials(account, queued_at=second)
+    account.refresh_from_db()
+    assert account.test_ok is True
+
+
+# --- secrets on DEBUG error pages -------------------------------------------------------------------
+
+def test_debug_500_in_the_account_save_path_shows_no_secret(client, db, settings, monkeypatch):
+    settings.DEBUG = True
+    user, password = create_operator("op")
+    client.login(username="op", password=password)
+    account = ExchangeAccountFactory(exchange="bitmart")
+    from exchanges.services import save_credentials
+
+    save_credentials(account, api_key="ak-old-stored-key-1234", secret="sk-old-stored-secret-99",
+                     passphrase="pp-old-stored-pass-77")
+    real_create = type(AuditEvent.objects).create
+
+    def failing_create(manager, **fields):
+        # Breaks after the stored key was decrypted and the new one encrypted, deep in the save path.
+        if fields.get("action") == "credentials_replaced":
+            from exchanges.registry import credentials_for
+
+            decrypted = credentials_for(account)  # noqa: F841  the new key, decrypted, on the stack
+            raise RuntimeError("disk full")
+        return real_create(manager, **fields)
+
+    monkeypatch.setattr(type(AuditEvent.objects), "create", failing_create)
+    client.raise_request_exception = False
+    response = client.post(f"/admin/exchanges/exchangeaccount/{account.pk}/change/", account_form(
+        account.client, name=account.name, api_key=API_KEY, secret=SECRET, memo=MEMO, passphrase=PASSPHRASE),
+        HTTP_ACCEPT="text/html")
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "disk full" in page and "RuntimeError" in page and "save_credentials" in page  # the technical page
+    for value in (API_KEY, SECRET, MEMO, PASSPHRASE, "ak-old-stored-key-1234", "sk-old-stored-secret-99",
+                  "pp-old-stored-pass-77"):
+        assert value not in page, value
