@@ -10,6 +10,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 PRODUCTION = "production"
+DEVELOPMENT = "development"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 _TRUE = {"true", "on", "ok", "y", "yes", "1"}
 _FALSE = {"false", "off", "n", "no", "0", ""}
 
@@ -29,6 +31,17 @@ class Env(environ.Env):
         except (ValueError, TypeError) as exc:  # the value is not echoed: it may be a secret
             kind = getattr(cast, "__name__", None) or type(exc).__name__
             raise ImproperlyConfigured(f"{var} has an invalid value (expected {kind}).") from None
+
+
+def environment_name(environ_map=os.environ) -> str:
+    """``PIPELABS_ENV``, development when unset; anything else but the two names refuses to start.
+
+    A typo (``prod``) must not quietly run production traffic with development's DEBUG and key.
+    """
+    value = environ_map.get("PIPELABS_ENV", DEVELOPMENT).strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ImproperlyConfigured(f"PIPELABS_ENV must be development or production, not {value!r}.")
+    return value
 
 
 def normalize_environ(environ_map=os.environ) -> None:

@@ -8,7 +8,7 @@ django-q2 broker to Redis. Production validation lives in ``pipelabs/checks.py``
 import os
 from pathlib import Path
 
-from pipelabs.env import PRODUCTION, Env, csv, database_config, normalize_environ
+from pipelabs.env import PRODUCTION, Env, csv, database_config, environment_name, normalize_environ
 
 normalize_environ()
 env = Env()
@@ -17,7 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.str("PIPELABS_VAR_DIR", default=str(BASE_DIR / "var")))
 VERSION = env.str("PIPELABS_VERSION", default="0.1.0")
 
-ENVIRONMENT = env.str("PIPELABS_ENV", default="development").lower()
+ENVIRONMENT = environment_name()
+# Unset means development, which only Django's own runserver may serve (pipelabs/wsgi.py).
+ENVIRONMENT_IS_EXPLICIT = "PIPELABS_ENV" in os.environ
 IS_PRODUCTION = ENVIRONMENT == PRODUCTION
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
 
