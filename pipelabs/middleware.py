@@ -4,6 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.http import JsonResponse
+
+from pipelabs.api.exceptions import METHOD_NOT_ALLOWED, NOT_FOUND, SERVER_ERROR
 from django_ratelimit.core import is_ratelimited
 
 from pipelabs.logging import request_id_var
@@ -15,6 +17,37 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Paths that carry their own, higher limit (the seed's /health: 1000/minute).
 _HEALTH_PREFIXES = ("/health", "/egress-ip", "/railway-ip")
 _UNLIMITED_PREFIXES = ("/static/",)
+
+
+_JSON_ERRORS = {
+    404: (NOT_FOUND, "not_found"),
+    405: (METHOD_NOT_ALLOWED, "method_not_allowed"),
+    500: (SERVER_ERROR, "server_error"),
+}
+
+
+class JsonErrorsMiddleware:
+    """Outside the admin, a 404, 405 or 500 that is not JSON yet becomes ``{"detail", "code"}``.
+
+    handler404/handler500 cover DEBUG=False; this also replaces Django's debug pages (DEBUG=True)
+    and the empty 405 of ``require_GET``, so the API's clients get one error shape everywhere.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        error = _JSON_ERRORS.get(response.status_code)
+        if error is None or request.path.startswith("/admin/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        detail, code = error
+        replacement = JsonResponse({"detail": detail, "code": code}, status=response.status_code)
+        if response.has_header("Allow"):
+            replacement["Allow"] = response["Allow"]
+        return replacement
 
 
 class RequestIdMiddleware:

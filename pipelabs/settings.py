@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "pipelabs",
     "clients",
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     # First, so every answer (429s, 404s and 500s included) carries CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "pipelabs.middleware.RequestIdMiddleware",
+    # Inside CORS and the request id, so the JSON errors it writes carry both.
+    "pipelabs.middleware.JsonErrorsMiddleware",
     "pipelabs.middleware.RateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn; no separate file server needed.
@@ -181,7 +184,17 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "COERCE_DECIMAL_TO_STRING": True,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "pipelabs API", "VERSION": VERSION}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "pipelabs API",
+    "VERSION": VERSION,
+    # Swagger UI and Redoc from the pinned drf-spectacular-sidecar, served as our static files:
+    # the docs work offline and no unpinned CDN code runs in an operator's browser.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema to validator.swagger.io for a badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
 
 # --- django-q2 -------------------------------------------------------------------------------
 Q_CLUSTER = {

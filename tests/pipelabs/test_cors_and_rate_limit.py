@@ -134,3 +134,46 @@ def test_cache_outage_lets_requests_through(client, settings):
     # With a working cache the second request of each would be 429.
     assert [client.get("/no-such-thing").status_code for _ in range(3)] == [404, 404, 404]
     assert [client.get("/health").status_code for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("path", ["/no-such-thing", "/api/nothing/here", "/health/nope"])
+def test_unknown_path_is_json_404_even_with_debug(client, settings, debug, path):
+    settings.DEBUG = debug
+    response = client.get(path, HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [True, False])
+def test_wrong_method_is_json_405_with_allow(client, settings, debug):
+    settings.DEBUG = debug
+    response = client.post("/health", HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 405
+    assert response.json() == {"detail": "Method not allowed.", "code": "method_not_allowed"}
+    assert response["Allow"] == "GET"
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.django_db
+def test_500_is_json_even_with_debug(settings):
+    settings.DEBUG = True
+    settings.ROOT_URLCONF = "tests.pipelabs.urls_faults"
+    response = Client(raise_request_exception=False).get("/explode", HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error; the error was logged.", "code": "server_error"}
+    assert "boom" not in response.content.decode()
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.django_db
+def test_admin_keeps_its_html_pages(client, settings):
+    settings.DEBUG = True
+    response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert client.get("/admin").status_code == 301  # APPEND_SLASH still redirects
