@@ -65,6 +65,7 @@ MIDDLEWARE = [
     # Inside CORS and the request id, so the JSON errors it writes carry both.
     "pipelabs.middleware.JsonErrorsMiddleware",
     "pipelabs.middleware.RateLimitMiddleware",
+    "pipelabs.middleware.AdminLoginLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn; no separate file server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -137,12 +138,20 @@ else:
 # --- rate limiting (django-ratelimit) --------------------------------------------------------
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # a cache that answers nothing lets requests through (middleware.py)
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="300/m")
 HEALTH_RATE_LIMIT = env.str("HEALTH_RATE_LIMIT", default="1000/m")
 # Behind a proxy the peer address is the proxy's: read the client from this header instead,
 # taking the entry PROXY_COUNT places from the right (the part the proxies vouch for).
+# The header is believed only from peers in TRUSTED_PROXIES (CIDRs): a client reaching the app
+# directly could otherwise name a new "client" in every request.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 PROXY_COUNT = env.int("PROXY_COUNT", default=1)
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# One IPv6 subscriber holds a whole /64 (often more): count the prefix, not the address.
+RATELIMIT_IPV6_PREFIX = env.int("RATELIMIT_IPV6_PREFIX", default=64)
+# Failed admin sign-ins, per client IP and per username.
+ADMIN_LOGIN_FAILURE_LIMIT = env.str("ADMIN_LOGIN_FAILURE_LIMIT", default="5/15m")
 
 # --- CORS ------------------------------------------------------------------------------------
 SEED_CORS_ORIGINS = [
