@@ -4,6 +4,7 @@ Railway and similar dashboards let a variable be saved as ``" DATABASE_URL "``; 
 system broke on that, so names and values are stripped before settings read them.
 """
 
+import math
 import os
 
 import environ
@@ -31,6 +32,18 @@ class Env(environ.Env):
         except (ValueError, TypeError) as exc:  # the value is not echoed: it may be a secret
             kind = getattr(cast, "__name__", None) or type(exc).__name__
             raise ImproperlyConfigured(f"{var} has an invalid value (expected {kind}).") from None
+
+
+_process = {"web": False}
+
+
+def mark_web_process() -> None:
+    """Called by pipelabs.wsgi: database sessions opened from now on get the web's time limits."""
+    _process["web"] = True
+
+
+def is_web_process() -> bool:
+    return _process["web"]
 
 
 def environment_name(environ_map=os.environ) -> str:
@@ -61,8 +74,12 @@ def normalize_environ(environ_map=os.environ) -> None:
             environ_map[name] = value.strip()
 
 
-def database_config(url: str, conn_max_age: int) -> dict:
-    """Django DATABASES entry for a URL; accepts ``postgres://`` and ``postgresql://``."""
+def database_config(url: str, conn_max_age: int, connect_timeout_s: float = 10) -> dict:
+    """Django DATABASES entry for a URL; accepts ``postgres://`` and ``postgresql://``.
+
+    PostgreSQL goes through ``pipelabs.postgresql``: Django's backend with a wall-clock connect
+    deadline and per-process statement and lock timeouts.
+    """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     config = environ.Env.db_url_config(url)
@@ -71,7 +88,10 @@ def database_config(url: str, conn_max_age: int) -> dict:
         # The seed's pool_pre_ping: a persistent connection is checked before reuse.
         config["CONN_HEALTH_CHECKS"] = True
         config.setdefault("OPTIONS", {})
-        config["OPTIONS"].setdefault("connect_timeout", 10)
+        # libpq's own limit (whole seconds, at least 2) ends a connection attempt abandoned at
+        # the backend's finer deadline.
+        config["OPTIONS"].setdefault("connect_timeout", max(2, math.ceil(connect_timeout_s)))
+        config["ENGINE"] = "pipelabs.postgresql"
     return config
 
 

@@ -3,14 +3,18 @@ import ipaddress
 import logging
 import re
 import uuid
+from contextlib import nullcontext
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import router
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
-
-from pipelabs.api.exceptions import METHOD_NOT_ALLOWED, NOT_FOUND, SERVER_ERROR
 from django_ratelimit.core import get_usage
 
+from pipelabs.api.exceptions import METHOD_NOT_ALLOWED, NOT_FOUND, SERVER_ERROR
+from pipelabs.budget import db_budget
 from pipelabs.logging import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -111,6 +115,15 @@ def client_key(request) -> str:
     return str(ip)
 
 
+def _cache_budget():
+    """The database cache's queries get RATELIMIT_DB_TIMEOUT_S, connecting included: a locked
+    cache table or a hung database lets the request through quickly instead of holding it."""
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    if isinstance(cache, DatabaseCache):
+        return db_budget(settings.RATELIMIT_DB_TIMEOUT_S, using=router.db_for_write(cache.cache_model_class))
+    return nullcontext()
+
+
 def _limited(request, *, group: str, key: str, rate: str, increment: bool) -> bool:
     """django-ratelimit on ``key``, failing open: if the cache is down (the database cache during a
     database outage) requests pass, since refusing everything would turn a cache problem into an
@@ -120,7 +133,8 @@ def _limited(request, *, group: str, key: str, rate: str, increment: bool) -> bo
     five counted failures of ``5/15m`` the sixth attempt is refused before it runs.
     """
     try:
-        usage = get_usage(request, group=group, key=lambda group, request: key, rate=rate, increment=increment)
+        with _cache_budget():
+            usage = get_usage(request, group=group, key=lambda group, request: key, rate=rate, increment=increment)
     except Exception as exc:
         logger.warning("rate limit cache unavailable (%s); request let through", type(exc).__name__)
         return False

@@ -98,8 +98,19 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
 CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=60)
+# Time limits (seconds; 0 is none). A database that hangs must not hold a web worker until
+# gunicorn kills it: web requests get statement and lock timeouts; workers and commands
+# (migrations, backfills) their own, off by default. /health and the rate limiter have shorter
+# budgets of their own (pipelabs/budget.py).
+DB_CONNECT_TIMEOUT_S = env.float("DB_CONNECT_TIMEOUT_S", default=10.0)
+WEB_STATEMENT_TIMEOUT_S = env.float("WEB_STATEMENT_TIMEOUT_S", default=15.0)
+WEB_LOCK_TIMEOUT_S = env.float("WEB_LOCK_TIMEOUT_S", default=5.0)
+WORKER_STATEMENT_TIMEOUT_S = env.float("WORKER_STATEMENT_TIMEOUT_S", default=0.0)
+WORKER_LOCK_TIMEOUT_S = env.float("WORKER_LOCK_TIMEOUT_S", default=0.0)
+HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", default=1.0)
+RATELIMIT_DB_TIMEOUT_S = env.float("RATELIMIT_DB_TIMEOUT_S", default=0.3)
 if DATABASE_URL:
-    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE)}
+    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE, DB_CONNECT_TIMEOUT_S)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -3,7 +3,11 @@ import sys
 
 from django.core.wsgi import get_wsgi_application
 
+from pipelabs.env import mark_web_process
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pipelabs.settings")
+# Database sessions of this process get the web's statement and lock timeouts.
+mark_web_process()
 
 application = get_wsgi_application()
 
