@@ -76,6 +76,17 @@ def check_limits_and_queue(app_configs=None, **kwargs):
                 f"TRUSTED_PROXIES entry {position} is not an IP network.",
                 hint="List the proxies' addresses or CIDRs, comma separated, e.g. 10.0.0.0/8,fd00::/8.", id="pipelabs.E012",
             ))
+    for var in ("HEALTH_TIMEOUT_S", "RATELIMIT_DB_TIMEOUT_S"):
+        if not getattr(settings, var) > 0:
+            errors.append(checks.Error(
+                f"{var} must be above 0.", hint=f"Set {var} to a number of seconds, e.g. 1.", id="pipelabs.E014",
+            ))
+    for var in ("DB_CONNECT_TIMEOUT_S", "WEB_STATEMENT_TIMEOUT_S", "WEB_LOCK_TIMEOUT_S",
+                "WORKER_STATEMENT_TIMEOUT_S", "WORKER_LOCK_TIMEOUT_S"):
+        if getattr(settings, var) < 0:
+            errors.append(checks.Error(
+                f"{var} must not be negative.", hint=f"Set {var} to seconds, or 0 for no limit.", id="pipelabs.E014",
+            ))
     if not 1 <= settings.RATELIMIT_IPV6_PREFIX <= 128:
         errors.append(checks.Error(
             "RATELIMIT_IPV6_PREFIX must be between 1 and 128.", hint="The default, 64, is one subscriber's network.",

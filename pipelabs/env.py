@@ -90,7 +90,7 @@ def database_config(url: str, conn_max_age: int, connect_timeout_s: float = 10) 
         config.setdefault("OPTIONS", {})
         # libpq's own limit (whole seconds, at least 2) ends a connection attempt abandoned at
         # the backend's finer deadline.
-        config["OPTIONS"].setdefault("connect_timeout", max(2, math.ceil(connect_timeout_s)))
+        config["OPTIONS"].setdefault("connect_timeout", max(2, math.ceil(connect_timeout_s)) if connect_timeout_s > 0 else 0)
         config["ENGINE"] = "pipelabs.postgresql"
     return config
 

@@ -93,6 +93,8 @@ def test_empty_or_weak_secret_key_refuses_production(key):
     ({"ADMIN_LOGIN_FAILURE_LIMIT": "5"}, "ADMIN_LOGIN_FAILURE_LIMIT is not a rate"),
     ({"TRUSTED_PROXIES": "10.0.0.0/8,not-a-network"}, "TRUSTED_PROXIES entry 2 is not an IP network"),
     ({"RATELIMIT_IPV6_PREFIX": "129"}, "RATELIMIT_IPV6_PREFIX must be between 1 and 128"),
+    ({"HEALTH_TIMEOUT_S": "0"}, "HEALTH_TIMEOUT_S must be above 0"),
+    ({"WEB_LOCK_TIMEOUT_S": "-1"}, "WEB_LOCK_TIMEOUT_S must not be negative"),
     ({"Q_TIMEOUT_S": "100", "Q_RETRY_S": "90"}, "Q_TIMEOUT_S must be below Q_RETRY_S"),
 ])
 def test_settings_that_would_disable_a_protection_are_errors_anywhere(env, message):
