@@ -80,6 +80,7 @@ def _trusted_proxy(address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:10.0.0.1 is 10.0.0.1
     return any(ip in network for network in _networks(tuple(settings.TRUSTED_PROXIES)))
 
 

@@ -94,6 +94,8 @@ def test_proxy_header_names_the_client(client, settings, database_cache):
     assert client.get("/x", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.1").status_code == 404
     assert client.get("/x", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.2").status_code == 404
     assert client.get("/x", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="other, 203.0.113.1").status_code == 429
+    # a dual-stack listener reports the proxy as an IPv4-mapped IPv6 address
+    assert client.get("/x", REMOTE_ADDR="::ffff:10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.3").status_code == 404
 
 
 @pytest.mark.django_db
