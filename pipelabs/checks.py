@@ -5,6 +5,7 @@ refuses to start (see ``refuse_invalid_production_config``); management commands
 included, refuse through Django's own system-check run.
 """
 
+import ipaddress
 from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet
@@ -56,7 +57,7 @@ def _valid_rate(rate: str) -> bool:
 def check_limits_and_queue(app_configs=None, **kwargs):
     """Values that would silently disable a protection rather than fail."""
     errors = []
-    for var in ("API_RATE_LIMIT", "HEALTH_RATE_LIMIT"):
+    for var in ("API_RATE_LIMIT", "HEALTH_RATE_LIMIT", "ADMIN_LOGIN_FAILURE_LIMIT"):
         if not _valid_rate(getattr(settings, var)):
             errors.append(checks.Error(
                 f"{var} is not a rate like 300/m.", hint=f"Set {var} to COUNT/PERIOD, e.g. 300/m or 50/5s.",
@@ -66,6 +67,30 @@ def check_limits_and_queue(app_configs=None, **kwargs):
         errors.append(checks.Error(
             "PROXY_COUNT must be 1 or more: 0 would trust the client-controlled end of the header.",
             hint="Set PROXY_COUNT to the number of proxies in front of the app.", id="pipelabs.E010",
+        ))
+    for position, cidr in enumerate(settings.TRUSTED_PROXIES, start=1):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            errors.append(checks.Error(
+                f"TRUSTED_PROXIES entry {position} is not an IP network.",
+                hint="List the proxies' addresses or CIDRs, comma separated, e.g. 10.0.0.0/8,fd00::/8.", id="pipelabs.E012",
+            ))
+    for var in ("HEALTH_TIMEOUT_S", "RATELIMIT_DB_TIMEOUT_S"):
+        if not getattr(settings, var) > 0:
+            errors.append(checks.Error(
+                f"{var} must be above 0.", hint=f"Set {var} to a number of seconds, e.g. 1.", id="pipelabs.E014",
+            ))
+    for var in ("DB_CONNECT_TIMEOUT_S", "WEB_STATEMENT_TIMEOUT_S", "WEB_LOCK_TIMEOUT_S",
+                "WORKER_STATEMENT_TIMEOUT_S", "WORKER_LOCK_TIMEOUT_S"):
+        if getattr(settings, var) < 0:
+            errors.append(checks.Error(
+                f"{var} must not be negative.", hint=f"Set {var} to seconds, or 0 for no limit.", id="pipelabs.E014",
+            ))
+    if not 1 <= settings.RATELIMIT_IPV6_PREFIX <= 128:
+        errors.append(checks.Error(
+            "RATELIMIT_IPV6_PREFIX must be between 1 and 128.", hint="The default, 64, is one subscriber's network.",
+            id="pipelabs.E013",
         ))
     if settings.Q_CLUSTER["timeout"] >= settings.Q_CLUSTER["retry"]:
         errors.append(checks.Error(
@@ -122,6 +147,12 @@ def check_production_config(app_configs=None, **kwargs):
             "CLIENT_IP_HEADER is not set: behind a proxy every client shares the proxy's rate limit.",
             hint="Set CLIENT_IP_HEADER=X-Forwarded-For (and PROXY_COUNT) when a proxy fronts the app.",
             id="pipelabs.W002",
+        ))
+    elif not settings.TRUSTED_PROXIES:
+        errors.append(checks.Warning(
+            "CLIENT_IP_HEADER is set but TRUSTED_PROXIES is empty: the header is ignored and every client "
+            "shares the proxy's rate limit.",
+            hint="Set TRUSTED_PROXIES to the proxies' addresses or CIDRs.", id="pipelabs.W003",
         ))
     # The seed only warned here: a database or Redis on the same host can be deliberate.
     for var, url in (

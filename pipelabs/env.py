@@ -4,12 +4,15 @@ Railway and similar dashboards let a variable be saved as ``" DATABASE_URL "``; 
 system broke on that, so names and values are stripped before settings read them.
 """
 
+import math
 import os
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 PRODUCTION = "production"
+DEVELOPMENT = "development"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 _TRUE = {"true", "on", "ok", "y", "yes", "1"}
 _FALSE = {"false", "off", "n", "no", "0", ""}
 
@@ -31,6 +34,29 @@ class Env(environ.Env):
             raise ImproperlyConfigured(f"{var} has an invalid value (expected {kind}).") from None
 
 
+_process = {"web": False}
+
+
+def mark_web_process() -> None:
+    """Called by pipelabs.wsgi: database sessions opened from now on get the web's time limits."""
+    _process["web"] = True
+
+
+def is_web_process() -> bool:
+    return _process["web"]
+
+
+def environment_name(environ_map=os.environ) -> str:
+    """``PIPELABS_ENV``, development when unset; anything else but the two names refuses to start.
+
+    A typo (``prod``) must not quietly run production traffic with development's DEBUG and key.
+    """
+    value = environ_map.get("PIPELABS_ENV", DEVELOPMENT).strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ImproperlyConfigured(f"PIPELABS_ENV must be development or production, not {value!r}.")
+    return value
+
+
 def normalize_environ(environ_map=os.environ) -> None:
     """Strip stray spaces around variable names and values, in place.
 
@@ -48,8 +74,12 @@ def normalize_environ(environ_map=os.environ) -> None:
             environ_map[name] = value.strip()
 
 
-def database_config(url: str, conn_max_age: int) -> dict:
-    """Django DATABASES entry for a URL; accepts ``postgres://`` and ``postgresql://``."""
+def database_config(url: str, conn_max_age: int, connect_timeout_s: float = 10) -> dict:
+    """Django DATABASES entry for a URL; accepts ``postgres://`` and ``postgresql://``.
+
+    PostgreSQL goes through ``pipelabs.postgresql``: Django's backend with a wall-clock connect
+    deadline and per-process statement and lock timeouts.
+    """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     config = environ.Env.db_url_config(url)
@@ -58,7 +88,10 @@ def database_config(url: str, conn_max_age: int) -> dict:
         # The seed's pool_pre_ping: a persistent connection is checked before reuse.
         config["CONN_HEALTH_CHECKS"] = True
         config.setdefault("OPTIONS", {})
-        config["OPTIONS"].setdefault("connect_timeout", 10)
+        # libpq's own limit (whole seconds, at least 2) ends a connection attempt abandoned at
+        # the backend's finer deadline.
+        config["OPTIONS"].setdefault("connect_timeout", max(2, math.ceil(connect_timeout_s)) if connect_timeout_s > 0 else 0)
+        config["ENGINE"] = "pipelabs.postgresql"
     return config
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from bots.models import Bot
 from exchanges.connectors.http import read_within
+from pipelabs.budget import db_budget
 from pipelabs.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,10 @@ EGRESS_CACHE_S = 300
 EGRESS_FAILURE_CACHE_S = 30
 
 
-def _database_status() -> dict:
+def _database_status(budget_s: float) -> dict:
     started = time.perf_counter()
     try:
-        with connection.cursor() as cursor:
+        with db_budget(budget_s), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
@@ -49,10 +50,17 @@ def _workers_status(now) -> dict:
     return {"alive": age <= settings.WORKER_STALE_AFTER_S, "last_seen_s": round(age, 1)}
 
 
+def _deadline():
+    """Seconds left of this probe's HEALTH_TIMEOUT_S, shared by its steps (a little at least)."""
+    end = time.monotonic() + settings.HEALTH_TIMEOUT_S
+    return lambda: max(0.05, end - time.monotonic())
+
+
 @require_GET
 def health(request):
     now = timezone.now()
-    database = _database_status()
+    remaining = _deadline()
+    database = _database_status(remaining())
     body = {
         "status": "healthy",
         "version": settings.VERSION,
@@ -65,8 +73,9 @@ def health(request):
         body["workers"] = {"alive": None, "last_seen_s": None}
         return JsonResponse(body, status=503)
     try:
-        body["workers"] = _workers_status(now)
-    except Exception as exc:  # e.g. the release step's migrations have not run
+        with db_budget(remaining()):
+            body["workers"] = _workers_status(now)
+    except Exception as exc:  # a locked table, or the release step's migrations have not run
         connection.close_if_unusable_or_obsolete()
         logger.error("health: worker heartbeat unreadable", exc_info=True)
         body.update(status="unhealthy", workers={"alive": None, "error": type(exc).__name__})
@@ -80,19 +89,24 @@ def health(request):
 def bot_runner(request):
     now = timezone.now()
     try:
-        workers = _workers_status(now)
-        running = Bot.objects.filter(status=Bot.Status.RUNNING)
-        stale_before = now - timezone.timedelta(seconds=settings.BOT_STALE_AFTER_S)
-        stale = running.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_before))
-        stale_count = stale.count()
-        stale_ids = list(stale.order_by("id").values_list("id", flat=True)[:STALE_IDS_SHOWN])
-        # NULLs sort first in a descending PostgreSQL order: a never-ticked bot must not hide the rest.
-        newest_tick = running.aggregate(newest=Max("heartbeat_at"))["newest"]
-        running_count = running.count()
+        with db_budget(settings.HEALTH_TIMEOUT_S):
+            return _bot_runner_status(now)
     except Exception as exc:
         connection.close_if_unusable_or_obsolete()
         logger.error("health: bot runner status unavailable", exc_info=True)
         return JsonResponse({"status": "unhealthy", "detail": f"Database unavailable ({type(exc).__name__})."}, status=503)
+
+
+def _bot_runner_status(now) -> JsonResponse:
+    workers = _workers_status(now)
+    running = Bot.objects.filter(status=Bot.Status.RUNNING)
+    stale_before = now - timezone.timedelta(seconds=settings.BOT_STALE_AFTER_S)
+    stale = running.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_before))
+    stale_count = stale.count()
+    stale_ids = list(stale.order_by("id").values_list("id", flat=True)[:STALE_IDS_SHOWN])
+    # NULLs sort first in a descending PostgreSQL order: a never-ticked bot must not hide the rest.
+    newest_tick = running.aggregate(newest=Max("heartbeat_at"))["newest"]
+    running_count = running.count()
     status = "healthy" if workers["alive"] and not stale_count else "degraded"
     return JsonResponse(
         {

@@ -8,7 +8,7 @@ django-q2 broker to Redis. Production validation lives in ``pipelabs/checks.py``
 import os
 from pathlib import Path
 
-from pipelabs.env import PRODUCTION, Env, csv, database_config, normalize_environ
+from pipelabs.env import PRODUCTION, Env, csv, database_config, environment_name, normalize_environ
 
 normalize_environ()
 env = Env()
@@ -17,7 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.str("PIPELABS_VAR_DIR", default=str(BASE_DIR / "var")))
 VERSION = env.str("PIPELABS_VERSION", default="0.1.0")
 
-ENVIRONMENT = env.str("PIPELABS_ENV", default="development").lower()
+ENVIRONMENT = environment_name()
+# Unset means development, which only Django's own runserver may serve (pipelabs/wsgi.py).
+ENVIRONMENT_IS_EXPLICIT = "PIPELABS_ENV" in os.environ
 IS_PRODUCTION = ENVIRONMENT == PRODUCTION
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
 
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "pipelabs",
     "clients",
@@ -59,7 +62,10 @@ MIDDLEWARE = [
     # First, so every answer (429s, 404s and 500s included) carries CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "pipelabs.middleware.RequestIdMiddleware",
+    # Inside CORS and the request id, so the JSON errors it writes carry both.
+    "pipelabs.middleware.JsonErrorsMiddleware",
     "pipelabs.middleware.RateLimitMiddleware",
+    "pipelabs.middleware.AdminLoginLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn; no separate file server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -92,8 +98,19 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
 CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=60)
+# Time limits (seconds; 0 is none). A database that hangs must not hold a web worker until
+# gunicorn kills it: web requests get statement and lock timeouts; workers and commands
+# (migrations, backfills) their own, off by default. /health and the rate limiter have shorter
+# budgets of their own (pipelabs/budget.py).
+DB_CONNECT_TIMEOUT_S = env.float("DB_CONNECT_TIMEOUT_S", default=10.0)
+WEB_STATEMENT_TIMEOUT_S = env.float("WEB_STATEMENT_TIMEOUT_S", default=15.0)
+WEB_LOCK_TIMEOUT_S = env.float("WEB_LOCK_TIMEOUT_S", default=5.0)
+WORKER_STATEMENT_TIMEOUT_S = env.float("WORKER_STATEMENT_TIMEOUT_S", default=0.0)
+WORKER_LOCK_TIMEOUT_S = env.float("WORKER_LOCK_TIMEOUT_S", default=0.0)
+HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", default=1.0)
+RATELIMIT_DB_TIMEOUT_S = env.float("RATELIMIT_DB_TIMEOUT_S", default=0.3)
 if DATABASE_URL:
-    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE)}
+    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE, DB_CONNECT_TIMEOUT_S)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -132,12 +149,20 @@ else:
 # --- rate limiting (django-ratelimit) --------------------------------------------------------
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # a cache that answers nothing lets requests through (middleware.py)
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="300/m")
 HEALTH_RATE_LIMIT = env.str("HEALTH_RATE_LIMIT", default="1000/m")
 # Behind a proxy the peer address is the proxy's: read the client from this header instead,
 # taking the entry PROXY_COUNT places from the right (the part the proxies vouch for).
+# The header is believed only from peers in TRUSTED_PROXIES (CIDRs): a client reaching the app
+# directly could otherwise name a new "client" in every request.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 PROXY_COUNT = env.int("PROXY_COUNT", default=1)
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# One IPv6 subscriber holds a whole /64 (often more): count the prefix, not the address.
+RATELIMIT_IPV6_PREFIX = env.int("RATELIMIT_IPV6_PREFIX", default=64)
+# Failed admin sign-ins, per client IP and per username.
+ADMIN_LOGIN_FAILURE_LIMIT = env.str("ADMIN_LOGIN_FAILURE_LIMIT", default="5/15m")
 
 # --- CORS ------------------------------------------------------------------------------------
 SEED_CORS_ORIGINS = [
@@ -179,7 +204,17 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "COERCE_DECIMAL_TO_STRING": True,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "pipelabs API", "VERSION": VERSION}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "pipelabs API",
+    "VERSION": VERSION,
+    # Swagger UI and Redoc from the pinned drf-spectacular-sidecar, served as our static files:
+    # the docs work offline and no unpinned CDN code runs in an operator's browser.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema to validator.swagger.io for a badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
 
 # --- django-q2 -------------------------------------------------------------------------------
 Q_CLUSTER = {

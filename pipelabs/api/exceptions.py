@@ -18,6 +18,7 @@ from exchanges.errors import ExchangeError
 logger = logging.getLogger(__name__)
 
 NOT_FOUND = "Not found."
+METHOD_NOT_ALLOWED = "Method not allowed."
 SERVER_ERROR = "Internal server error; the error was logged."
 
 

@@ -15,6 +15,7 @@ PRODUCTION = {
     "CORS_ALLOWED_ORIGINS": "https://app.pipelabs.xyz,https://pipelabs.xyz",
     "DATABASE_URL": "postgres://pipelabs:pw@db.internal:5432/pipelabs",
     "CLIENT_IP_HEADER": "X-Forwarded-For",
+    "TRUSTED_PROXIES": "100.64.0.0/10",
 }
 
 
@@ -89,6 +90,11 @@ def test_empty_or_weak_secret_key_refuses_production(key):
     ({"API_RATE_LIMIT": "2 /m"}, "API_RATE_LIMIT is not a rate"),
     ({"HEALTH_RATE_LIMIT": "lots"}, "HEALTH_RATE_LIMIT is not a rate"),
     ({"PROXY_COUNT": "0"}, "PROXY_COUNT must be 1 or more"),
+    ({"ADMIN_LOGIN_FAILURE_LIMIT": "5"}, "ADMIN_LOGIN_FAILURE_LIMIT is not a rate"),
+    ({"TRUSTED_PROXIES": "10.0.0.0/8,not-a-network"}, "TRUSTED_PROXIES entry 2 is not an IP network"),
+    ({"RATELIMIT_IPV6_PREFIX": "129"}, "RATELIMIT_IPV6_PREFIX must be between 1 and 128"),
+    ({"HEALTH_TIMEOUT_S": "0"}, "HEALTH_TIMEOUT_S must be above 0"),
+    ({"WEB_LOCK_TIMEOUT_S": "-1"}, "WEB_LOCK_TIMEOUT_S must not be negative"),
     ({"Q_TIMEOUT_S": "100", "Q_RETRY_S": "90"}, "Q_TIMEOUT_S must be below Q_RETRY_S"),
 ])
 def test_settings_that_would_disable_a_protection_are_errors_anywhere(env, message):
@@ -101,3 +107,9 @@ def test_production_without_a_client_ip_header_is_warned():
     result = run(["manage.py", "check"], {k: v for k, v in PRODUCTION.items() if k != "CLIENT_IP_HEADER"})
     assert result.returncode == 0
     assert "CLIENT_IP_HEADER is not set" in result.stderr
+
+
+def test_client_ip_header_without_trusted_proxies_is_warned():
+    result = run(["manage.py", "check"], {k: v for k, v in PRODUCTION.items() if k != "TRUSTED_PROXIES"})
+    assert result.returncode == 0
+    assert "CLIENT_IP_HEADER is set but TRUSTED_PROXIES is empty" in result.stderr

@@ -36,7 +36,7 @@ def test_padded_variable_names_and_values_are_stripped():
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
 def test_database_url_accepts_both_postgres_schemes(scheme):
     config = database_config(f"{scheme}://user:pw@db.example:6543/pipelabs", conn_max_age=60)
-    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["ENGINE"] == "pipelabs.postgresql"  # Django's, with time limits
     assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == ("db.example", 6543, "pipelabs", "user")
     assert config["CONN_MAX_AGE"] == 60
     assert config["CONN_HEALTH_CHECKS"] is True
@@ -60,7 +60,7 @@ def test_no_environment_runs_locally_on_sqlite_and_orm_broker():
 
 def test_padded_database_url_selects_postgres_with_pre_ping():
     values = settings_in_child({" DATABASE_URL ": " postgres://u:p@db.example:5432/app "})
-    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["engine"] == "pipelabs.postgresql"
     assert values["health_checks"] is True
     assert values["conn_max_age"] == 60
     assert values["options"]["connect_timeout"] == 10
