@@ -66,8 +66,8 @@ def account(settings, rpc, jupiter, wallet, usdc):
 
 
 def connector(account, confirm_timeout_s=0.3) -> JupiterConnector:
-    """A new connector for the account, as each task gets one."""
-    account.options = {**account.options, "confirm_timeout_s": confirm_timeout_s}
+    """A new connector for the account, as each task gets one; the confirmation wait is shortened on
+    the connector itself (account options only take whole seconds)."""
     conn = raw_connector_for(account, timeout_s=2.0)
     conn.confirm_timeout_s = confirm_timeout_s
     conn.poll_interval_s = 0.02
