@@ -19,6 +19,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a trade, a snapshot or an audit row would rewrite history the figures rest on.
+        return False
+
 
 def guard_changelist_filters(admin_view):
     """Wraps the site's admin_view: a changelist whose filter values break the query (a year of
@@ -55,6 +59,8 @@ admin.site.admin_view = guard_changelist_filters(admin.site.admin_view)
 admin.site.site_header = "pipelabs operations"
 admin.site.site_title = "pipelabs"
 admin.site.index_title = "Clients, bots and money"
+# "View site" opens the client API's documentation: the platform has no public site of its own.
+admin.site.site_url = "/api/docs/"
 
 
 @admin.register(WorkerHeartbeat)
