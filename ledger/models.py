@@ -43,6 +43,28 @@ class BotTrade(models.Model):
         return f"{self.side} {self.amount} @ {self.price}"
 
 
+class QuarantinedFill(models.Model):
+    """A fill the exchange reported that cannot be booked (no id, bad side or amount, another pair,
+    no time zone, a figure too large): kept with its raw data and the reason for an operator to
+    look at, while the rest of its page is booked and the sync cursor moves on."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="quarantined_fills")
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="+")
+    exchange_trade_id = models.CharField(max_length=128, blank=True, help_text="As reported (may be empty).")
+    raw = models.JSONField(help_text="The fill as the connector returned it; numbers as exact text.")
+    code = models.CharField(max_length=40, help_text="Why, as a stable code (trade_side, trade_amount, ...).")
+    reason = models.TextField()
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of raw: the same fill read again is kept once.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["bot", "fingerprint"], name="quarantined_fill_unique")]
+
+    def __str__(self):
+        return f"quarantined fill {self.exchange_trade_id or '?'} of bot {self.bot_id}: {self.code}"
+
+
 class BalanceSnapshot(models.Model):
     """An account's balance of one asset at one time, written by the background refresh."""
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from bots.models import Bot
 from exchanges.errors import ExchangeError
 from ledger.models import TradeSyncCursor
-from ledger.services.ingest import ingest_trades
+from ledger.services.ingest import ingest_fills
 from pipelabs.logging import scrub
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ STUCK_AT_ONE_INSTANT = "More than {count} fills at {at}; cannot page past them w
 class SyncResult:
     fetched: int = 0
     new: int = 0
+    quarantined: int = 0
     pages: int = 0
     last_trade_at: datetime | None = None
 
@@ -68,16 +69,19 @@ def sync_trades(
             fills = connector.fetch_my_trades(bot.symbol, since=start, limit=limit)
             result.pages += 1
             result.fetched += len(fills)
-            kept = [f for f in fills if f.traded_at >= start and (until is None or f.traded_at <= until)]
-            result.new += ingest_trades(bot, kept)
-            if kept:
-                newest = max(f.traded_at for f in kept)
+            kept = _in_range(fills, start, until)
+            ingested = ingest_fills(bot, kept)
+            result.new += ingested.new
+            result.quarantined += ingested.quarantined
+            timed = _timed(kept)
+            if timed:
+                newest = max(f.traded_at for f in timed)
                 result.last_trade_at = max(newest, result.last_trade_at or newest)
             if progress is not None:
                 progress(result)
-            if len(fills) < limit:
+            if len(fills) < limit or not _timed(fills):
                 break
-            newest = max(f.traded_at for f in fills)
+            newest = max(f.traded_at for f in _timed(fills))
             if until is not None and newest > until:
                 break
             if newest > start:
@@ -98,6 +102,20 @@ def sync_trades(
             connector.close()
     _record(cursor, result.last_trade_at if contiguous else None, error="")
     return result
+
+
+def _timed(fills: list) -> list:
+    """The fills with a usable time (aware datetime); the others can only be quarantined."""
+    return [f for f in fills if isinstance(f.traded_at, datetime) and not timezone.is_naive(f.traded_at)]
+
+
+def _in_range(fills: list, start: datetime, until: datetime | None) -> list:
+    """Fills in [start, until], plus those without a usable time: ingest quarantines them."""
+    timed = set(map(id, _timed(fills)))
+    return [
+        f for f in fills
+        if id(f) not in timed or (f.traded_at >= start and (until is None or f.traded_at <= until))
+    ]
 
 
 def _error_text(exc: Exception) -> str:
