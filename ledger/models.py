@@ -32,7 +32,8 @@ class BotTrade(models.Model):
     class Meta:
         ordering = ["-traded_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["bot", "exchange_trade_id"], name="trade_unique_per_bot"),
+            # Both sides of a self-trade share the venue's trade id: the side tells them apart.
+            models.UniqueConstraint(fields=["bot", "exchange_trade_id", "side"], name="trade_unique_per_bot_side"),
             models.CheckConstraint(condition=models.Q(side__in=["buy", "sell"]), name="trade_side_valid"),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="trade_amount_positive"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="trade_price_not_negative"),

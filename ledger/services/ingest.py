@@ -141,8 +141,13 @@ def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
         except (ValidationError, *_UNREADABLE) as exc:
             bad.append(_quarantined(bot, fill, exc))
             continue
-        rows.setdefault(row["exchange_trade_id"], row)
+        rows.setdefault(_key(row), row)
     return rows, bad
+
+
+def _key(row: dict) -> tuple[str, str]:
+    # A self-trade is two fills with one trade id, a buy and a sell: both are the bot's.
+    return row["exchange_trade_id"], row["side"]
 
 
 def _store_quarantined(bad: list[QuarantinedFill]) -> int:
@@ -200,7 +205,7 @@ def ingest_trades(bot: Bot, fills: list[TradeFill]) -> int:
 def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
     """Store the fills not stored yet and bring the bot's P&L state and rollups up to date.
 
-    Idempotent: a fill already stored (same exchange trade id), or repeated in ``fills``, is
+    Idempotent: a fill already stored (same exchange trade id and side), or repeated in ``fills``, is
     skipped, also when two workers ingest the same fills at once (the state row lock orders
     them). Fills older than the newest applied trade make the state rebuild from all trades.
     A fill that cannot be booked is quarantined (QuarantinedFill, once) and the others are
@@ -216,16 +221,16 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
     with transaction.atomic():
         quarantined = _store_quarantined(bad)
         state_row = _state_row(bot)
-        ids = list(rows)
+        ids = sorted({trade_id for trade_id, _ in rows})
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             for known in BotTrade.objects.filter(bot=bot, exchange_trade_id__in=chunk).values_list(
-                "exchange_trade_id", flat=True
+                "exchange_trade_id", "side"
             ):
                 rows.pop(known, None)
         if not rows:
             return IngestResult(quarantined=quarantined)
-        ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"]))
+        ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"], r["side"]))
         inserted = BotTrade.objects.bulk_create([BotTrade(bot=bot, **r) for r in ordered], batch_size=1000)
         # Apply what the database stored (SQLite keeps ~15 digits), so a rebuild reads the same values.
         pks = [t.pk for t in inserted]

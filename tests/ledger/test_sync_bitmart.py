@@ -58,3 +58,18 @@ def test_one_bad_fill_is_quarantined_and_the_rest_of_its_page_is_booked(venue):
     assert sync_trades(bot).new == 1
     assert QuarantinedFill.objects.filter(bot=bot).count() == 1
     assert PnlState.objects.get(bot=bot).trade_count == 3
+
+
+def test_both_sides_of_a_self_trade_are_booked(venue):
+    bot = bitmart_bot(venue)
+    venue.record_trade("SHARP_USDT", "buy", "100", "0.0120", at_ms=T0_MS + 1_000)
+    venue.record_trade("SHARP_USDT", "buy", "30", "0.0123", at_ms=T0_MS + 2_000, trade_id="777")
+    venue.record_trade("SHARP_USDT", "sell", "30", "0.0123", at_ms=T0_MS + 2_000, trade_id="777")
+
+    assert sync_trades(bot).new == 3
+    assert sync_trades(bot).new == 0  # re-read: neither side is booked twice
+
+    pair = BotTrade.objects.filter(bot=bot, exchange_trade_id="777")
+    assert sorted(pair.values_list("side", flat=True)) == ["buy", "sell"]
+    state = PnlState.objects.get(bot=bot)
+    assert state.trade_count == 3 and state.position == D("100")

@@ -59,6 +59,11 @@ def _markets_lock(key: tuple[str, str]) -> threading.Lock:
         return _markets_locks.setdefault(key, threading.Lock())
 
 
+def _fill_key(trade: dict) -> tuple:
+    # Both sides of a self-trade carry one trade id: keyed by id alone, one side would be lost.
+    return trade.get("id"), trade.get("side")
+
+
 class CcxtConnector(Connector):
     """One account at one ccxt exchange; calls are synchronous and bounded by ``timeout_s``."""
 
@@ -216,13 +221,13 @@ class CcxtConnector(Connector):
         since_ms = None if since is None else wire.to_ms(since)
         walk_back = self.exchange_id == "bitmart" and since_ms is not None
         page_size = TRADES_PAGE if walk_back else limit
-        seen: dict[str, dict] = {}
+        seen: dict[tuple, dict] = {}
         until = None
         for _ in range(TRADES_MAX_PAGES if walk_back else 1):
             params = {} if until is None else {"until": until}
             page = self._call(self._exchange.fetch_my_trades, symbol, since_ms, page_size, params)
-            fresh = [trade for trade in page if trade.get("id") not in seen]
-            seen.update((trade.get("id"), trade) for trade in fresh)
+            fresh = [trade for trade in page if _fill_key(trade) not in seen]
+            seen.update((_fill_key(trade), trade) for trade in fresh)
             if len(page) < page_size:
                 break
             if not fresh:
