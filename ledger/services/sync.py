@@ -49,8 +49,9 @@ def sync_trades(
     ``since`` defaults to a little before the cursor or, on the first sync, a little before the
     bot was created (its fills cannot predate it; the sync_trades command's --since reaches older,
     imported history). Each page is fetched outside any transaction and ingested in its own short
-    one, so an error part-way keeps what was stored. The cursor moves only forward and only over
-    fills stored without a gap: never when this read began after it. Any error is recorded on
+    one, so an error part-way keeps what was stored. The cursor moves after each page, only forward
+    and only over fills stored without a gap (never when this read began after it), so a backlog
+    of any size drains over successive syncs. Any error is recorded on
     the cursor (``last_error``) and raised.
     """
     from exchanges.registry import connector_for  # the exchange layer; imported late on purpose
@@ -77,6 +78,8 @@ def sync_trades(
             if timed:
                 newest = max(f.traded_at for f in timed)
                 result.last_trade_at = max(newest, result.last_trade_at or newest)
+            if contiguous and result.last_trade_at is not None:
+                _advance(cursor, result.last_trade_at)  # per page: a sync cut short keeps what it drained
             if progress is not None:
                 progress(result)
             if len(fills) < limit or not _timed(fills):
@@ -131,7 +134,11 @@ def _record(cursor: TradeSyncCursor, last_trade_at: datetime | None, *, error: s
     else:
         TradeSyncCursor.objects.filter(pk=cursor.pk).update(last_synced_at=now, last_error="", updated_at=now)
     if last_trade_at is not None:
-        # Only forward: a backfill of an old range must not move the cursor back.
-        TradeSyncCursor.objects.filter(pk=cursor.pk).filter(
-            Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=last_trade_at)
-        ).update(last_trade_at=last_trade_at)
+        _advance(cursor, last_trade_at)
+
+
+def _advance(cursor: TradeSyncCursor, last_trade_at: datetime) -> None:
+    # Only forward: a backfill of an old range must not move the cursor back.
+    TradeSyncCursor.objects.filter(pk=cursor.pk).filter(
+        Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=last_trade_at)
+    ).update(last_trade_at=last_trade_at)
