@@ -1,11 +1,59 @@
+from decimal import Decimal
+
 from django.db import models
 
 from bots.models import MONEY, Bot
 from exchanges.models import ExchangeAccount
 
 
-class BotTrade(models.Model):
+EXACT_TEXT = {"max_length": 48, "blank": True, "editable": False}
+# A mirror that is off from its column by more than SQLite's rounding is stale (the column was
+# written alone): the column wins then.
+_AGREE = Decimal("1e-13")
+
+
+def _agrees(text: str, column) -> Decimal | None:
+    exact = Decimal(text)
+    if column == exact or abs(column - exact) <= max(abs(exact) * _AGREE, Decimal("1e-18")):
+        return exact
+    return None
+
+
+class ExactMirrors(models.Model):
+    """Decimal columns with an exact text mirror (``<name>_exact``).
+
+    SQLite keeps about 15 significant digits of a decimal column; the mirror keeps all of them, and
+    instances loaded from the database read the mirror, so figures are exact on every database.
+    """
+
+    EXACT: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        loaded = instance.__dict__
+        for name in cls.EXACT:
+            text, column = loaded.get(f"{name}_exact"), loaded.get(name)
+            if text and column is not None:
+                exact = _agrees(text, column)
+                if exact is not None:
+                    loaded[name] = exact
+        return instance
+
+    def set_exact(self) -> None:
+        """Write each mirror from its column's value (call before saving new values)."""
+        for name in self.EXACT:
+            value = getattr(self, name)
+            setattr(self, f"{name}_exact", "" if value is None else str(value))
+
+
+class BotTrade(ExactMirrors):
     """One fill of one of the bot's orders, as the exchange reported it."""
+
+    EXACT = ("amount", "price", "cost", "fee", "fee_quote")
 
     class Side(models.TextChoices):
         BUY = "buy", "Buy"
@@ -26,6 +74,11 @@ class BotTrade(models.Model):
         blank=True,
         help_text="Quote currency: the fee valued at the trade's time; empty when a third token had no price.",
     )
+    amount_exact = models.CharField(**EXACT_TEXT, help_text="amount as exact text (SQLite rounds the column).")
+    price_exact = models.CharField(**EXACT_TEXT, help_text="price as exact text.")
+    cost_exact = models.CharField(**EXACT_TEXT, help_text="cost as exact text.")
+    fee_exact = models.CharField(**EXACT_TEXT, help_text="fee as exact text.")
+    fee_quote_exact = models.CharField(**EXACT_TEXT, help_text="fee_quote as exact text; empty while it has none.")
     traded_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -128,7 +181,12 @@ class TradeSyncCursor(models.Model):
 
 
 class Rollup(models.Model):
-    """Per-bot sums over one time bucket, maintained on ingest so reads never scan trades."""
+    """Per-bot sums over one time bucket, maintained on ingest so reads never scan trades.
+
+    ``exact`` holds each sum as exact text; loaded instances read it (see ExactMirrors).
+    """
+
+    SUMS = ("buy_base", "buy_quote", "sell_base", "sell_quote", "fees_quote", "realized_pnl")
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
     bucket_start = models.DateTimeField(help_text="UTC start of the bucket.")
@@ -142,9 +200,23 @@ class Rollup(models.Model):
     fees_quote = models.DecimalField(**MONEY, default=0, help_text="Quote currency: fees valued at trade time.")
     unconverted_fees = models.JSONField(default=dict, blank=True, help_text="{currency: amount} of fees with no price.")
     realized_pnl = models.DecimalField(**MONEY, default=0, help_text="Quote currency realized by trades in the bucket.")
+    exact = models.JSONField(default=dict, blank=True, editable=False,
+                             help_text="{sum: exact text} of the decimal sums (SQLite rounds the columns).")
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        loaded = instance.__dict__
+        for name, text in (loaded.get("exact") or {}).items():
+            column = loaded.get(name)
+            if name in cls.SUMS and column is not None:
+                exact = _agrees(text, column)
+                if exact is not None:
+                    loaded[name] = exact
+        return instance
 
 
 class HourlyRollup(Rollup):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from bots.models import Bot
 from exchanges.connectors.base import TradeFill
 from ledger import fifo, prices, rollups
-from ledger.models import BotTrade, PnlState, QuarantinedFill
+from ledger.models import BotTrade, PnlState, QuarantinedFill, _agrees
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ LIMIT = 10**20  # MONEY columns: 38 digits, 18 of them decimals
 
 CHUNK = 2000
 TRADE_FIELDS = ("pk", "traded_at", "side", "amount", "price", "cost", "fee", "fee_currency", "fee_quote")
+TRADE_EXACT_FIELDS = (*TRADE_FIELDS, "amount_exact", "price_exact", "cost_exact", "fee_exact", "fee_quote_exact")
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,8 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         if not rows:
             return IngestResult(quarantined=quarantined)
         ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"], r["side"]))
-        inserted = BotTrade.objects.bulk_create([BotTrade(bot=bot, **r) for r in ordered], batch_size=1000)
-        # Apply what the database stored (SQLite keeps ~15 digits), so a rebuild reads the same values.
+        inserted = BotTrade.objects.bulk_create([_new_trade(bot, r) for r in ordered], batch_size=1000)
+        # Apply what the database stored (read back through the exact mirrors), as a rebuild will.
         pks = [t.pk for t in inserted]
         created = [t for i in range(0, len(pks), CHUNK) for t in BotTrade.objects.filter(pk__in=pks[i : i + CHUNK])]
         created.sort(key=lambda t: (t.traded_at, t.pk))
@@ -249,6 +250,22 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         last_trade_at=newest.traded_at
     )
     return IngestResult(new=len(created), quarantined=quarantined)
+
+
+def _new_trade(bot: Bot, row: dict) -> BotTrade:
+    trade = BotTrade(bot=bot, **row)
+    trade.set_exact()
+    return trade
+
+
+def _exact_rows(rows):
+    """Rows of TRADE_EXACT_FIELDS as TRADE_FIELDS, each figure from its exact mirror."""
+    for pk, traded_at, side, amount, price, cost, fee, currency, fee_quote, a, p, c, f, q in rows:
+        if q and fee_quote is not None:
+            exact = _agrees(q, fee_quote)  # a column written alone wins over its old mirror
+            fee_quote = fee_quote if exact is None else exact
+        yield (pk, traded_at, side, Decimal(a) if a else amount, Decimal(p) if p else price,
+               Decimal(c) if c else cost, Decimal(f) if f else fee, currency, fee_quote)
 
 
 def _apply_locked(bot: Bot, state_row: PnlState, trades: list[BotTrade]) -> None:
@@ -277,8 +294,8 @@ def _rebuild_locked(bot: Bot, state_row: PnlState) -> fifo.FifoState:
     builder = rollups.RollupBuilder()
     batch: list[tuple] = []
     last = None
-    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_FIELDS)
-    for row in trades.iterator(chunk_size=CHUNK):
+    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_EXACT_FIELDS)
+    for row in _exact_rows(trades.iterator(chunk_size=CHUNK)):
         batch.append(row)
         if len(batch) >= CHUNK:
             _apply_rows(bot, state, builder, batch)
