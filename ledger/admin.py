@@ -1,8 +1,19 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from pipelabs.admin import ReadOnlyAdmin
 
-from ledger.models import BalanceRefresh, BalanceSnapshot, BotTrade, DailyRollup, PnlState, PriceSnapshot, TradeSyncCursor
+from ledger.models import (
+    BalanceRefresh,
+    BalanceSnapshot,
+    BotTrade,
+    DailyRollup,
+    PnlState,
+    PriceSnapshot,
+    QuarantinedFill,
+    TradeSyncCursor,
+)
 
 
 class LedgerAdmin(ReadOnlyAdmin):
@@ -64,3 +75,20 @@ class BalanceRefreshAdmin(LedgerAdmin):
 class TradeSyncCursorAdmin(LedgerAdmin):
     list_display = ("bot", "last_trade_at", "last_synced_at", "last_error")
     list_select_related = ("bot",)
+
+
+@admin.register(QuarantinedFill)
+class QuarantinedFillAdmin(LedgerAdmin):
+    """Fills a venue reported that could not be booked: what came, and why not."""
+
+    list_display = ("created_at", "bot_link", "account", "exchange_trade_id", "code", "reason")
+    list_filter = ("code",)
+    search_fields = ("exchange_trade_id", "bot__name", "reason")
+    list_select_related = ("bot", "account")
+    readonly_fields = ("bot_link", "account", "exchange_trade_id", "code", "reason", "raw", "fingerprint", "created_at")
+    exclude = ("bot",)
+    date_hierarchy = "created_at"
+
+    @admin.display(description="bot", ordering="bot__name")
+    def bot_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:bots_bot_change", args=[obj.bot_id]), obj.bot)
