@@ -2,7 +2,16 @@ from django.contrib import admin
 
 from pipelabs.admin import ReadOnlyAdmin
 
-from ledger.models import BalanceRefresh, BalanceSnapshot, BotTrade, DailyRollup, PnlState, PriceSnapshot, TradeSyncCursor
+from ledger.models import (
+    BalanceRefresh,
+    BalanceSnapshot,
+    BotTrade,
+    DailyRollup,
+    PnlState,
+    PriceHistory,
+    PriceSnapshot,
+    TradeSyncCursor,
+)
 
 
 class LedgerAdmin(ReadOnlyAdmin):
@@ -23,7 +32,7 @@ class BotTradeAdmin(LedgerAdmin):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(LedgerAdmin):
-    list_display = ("taken_at", "account", "asset", "available", "locked", "total", "usd_value")
+    list_display = ("taken_at", "confirmed_at", "account", "asset", "available", "locked", "total", "usd_value")
     list_filter = ("asset",)
     search_fields = ("account__name", "account__client__name", "asset")
     list_select_related = ("account",)
@@ -51,6 +60,14 @@ class PriceSnapshotAdmin(LedgerAdmin):
     list_display = ("symbol", "exchange", "price", "source", "taken_at")
     list_filter = ("exchange", "source")
     search_fields = ("symbol",)
+
+
+@admin.register(PriceHistory)
+class PriceHistoryAdmin(LedgerAdmin):
+    list_display = ("taken_at", "symbol", "exchange", "price", "source")
+    list_filter = ("exchange", "source")
+    search_fields = ("symbol",)
+    date_hierarchy = "taken_at"
 
 
 @admin.register(BalanceRefresh)

@@ -264,7 +264,7 @@ def balances_for_bots(bots) -> dict[int, dict]:
     account_ids = {b.account_id for b in bots}
     refreshes = {r.account_id: r for r in BalanceRefresh.objects.filter(account_id__in=account_ids)}
     current = BalanceSnapshot.objects.filter(
-        account_id__in=account_ids, taken_at=F("account__balance_refresh__last_success_at")
+        account_id__in=account_ids, confirmed_at=F("account__balance_refresh__last_success_at")
     ).order_by("account_id", "asset")
     assets: dict[int, list] = {}
     for snapshot in current:
@@ -284,6 +284,7 @@ def _balances(bot: Bot, refresh: BalanceRefresh | None, snapshots: list) -> dict
             ],
             "total_usd": None,
             "taken_at": taken_at,
+            "changed_at": None,
             "is_stale": bool(refresh and refresh.is_stale),
             "error": error,
             "reason": NO_ASSETS if taken_at else NO_SNAPSHOT,
@@ -296,7 +297,8 @@ def _balances(bot: Bot, refresh: BalanceRefresh | None, snapshots: list) -> dict
             for s in snapshots
         ],
         "total_usd": None if None in values else fifo.from_units(sum(fifo.to_units(v) for v in values)),
-        "taken_at": snapshots[0].taken_at,
+        "taken_at": refresh.last_success_at,
+        "changed_at": max(s.taken_at for s in snapshots),
         "is_stale": refresh.is_stale,
         "error": refresh.last_error if refresh.is_stale else "",
         "reason": None,

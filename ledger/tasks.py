@@ -77,3 +77,11 @@ def refresh_prices_task(bot_ids=None) -> int:
         failures = "; ".join(f"{symbol} at {venue}: {reason}" for (venue, symbol), reason in sorted(result.failed.items()))
         raise RuntimeError(PRICES_FAILED.format(count=len(result.failed), failures=failures))
     return len(result.stored)
+
+
+def prune_task() -> dict:
+    """Prune balance snapshots and price history older than PRUNE_AFTER_DAYS."""
+    from ledger.services.snapshots import prune
+
+    result = prune()
+    return {"balance_snapshots": result.balance_snapshots, "price_history": result.price_history}
