@@ -48,13 +48,13 @@ def traded(bot):
 
 def test_pnl_marks_open_lots_at_the_stored_mid_and_says_so(traded):
     snapshot("SHARP/USDT", "2", exchange=f"paper:{traded.account_id}")  # each paper account has its own price
-    pnl = pnl_for_bot(traded)
+    pnl = pnl_for_bot(traded, now=NOW)
     # realized: 22.5 − 0.0225 − (10.01 + 5 × 12.012 / 10) = 22.4775 − 16.016
     assert pnl["realized"] == D("6.4615")
     # 5 left at a basis of 6.006, marked at 2
     assert pnl["unrealized"] == D("3.994")
     assert pnl["total"] == D("10.4555")
-    assert pnl["mark"] == {"price": D("2"), "source": "mid", "taken_at": NOW}
+    assert pnl["mark"] == {"price": D("2"), "source": "mid", "taken_at": NOW, "age_s": 0, "is_stale": False}
     assert pnl["usd"] == {"realized": D("6.4615"), "unrealized": D("3.994"), "total": D("10.4555")}
     assert pnl["usd_rate"]["source"] == "stablecoin"
     assert pnl["fees"] == D("0.0445")
@@ -63,8 +63,9 @@ def test_pnl_marks_open_lots_at_the_stored_mid_and_says_so(traded):
 
 
 def test_pnl_falls_back_to_the_last_trade_price_and_says_when(traded):
-    pnl = pnl_for_bot(traded)
-    assert pnl["mark"] == {"price": D("1.5"), "source": "last_trade", "taken_at": T0 + timedelta(minutes=120)}
+    pnl = pnl_for_bot(traded, now=NOW)
+    assert pnl["mark"] == {"price": D("1.5"), "source": "last_trade", "taken_at": T0 + timedelta(minutes=120),
+                           "age_s": 1800, "is_stale": True}
     assert pnl["unrealized"] == D("1.494")
 
 
