@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from bots.models import Bot
 from exchanges.models import ExchangeAccount
-from ledger import fifo, prices
-from ledger.models import BalanceRefresh, BalanceSnapshot, DailyRollup, HourlyRollup, PnlState, PriceSnapshot
-from ledger.rollups import COUNTS, SUMS, day_start, hour_start
+from ledger import fifo, prices, windows
+from ledger.models import BalanceRefresh, BalanceSnapshot, PnlState, PriceSnapshot
+from ledger.rollups import day_start
 
 NO_MARK = "No price is known for {symbol}: no stored snapshot and no trade yet."
 NO_USD = "Cannot convert {quote} to USD: no stored {quote}/USD price."
@@ -27,8 +27,6 @@ BALANCES_TOO_OLD = "Last confirmed {age} s ago, over the {limit} s limit (BALANC
 UNKNOWN_WINDOW = "Unknown window {window!r}; use 24h, 7d, 30d, all or a timedelta."
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
-# Windows up to this long are summed from hourly buckets, longer ones from daily buckets.
-HOURLY_UP_TO = timedelta(days=7)
 ZERO = fifo.from_units(0)
 
 
@@ -146,46 +144,23 @@ def pnl_for_bot(bot: Bot, *, now: datetime | None = None) -> dict:
 
 
 # --- volume ---------------------------------------------------------------------------------------
-def _window(window, now: datetime) -> tuple[str, timedelta | None, type, datetime | None]:
-    """(label, length, rollup model, first bucket start) of a window; buckets align to UTC hours/days."""
+def _since(window, now: datetime) -> tuple[str, datetime | None]:
+    """(label, start) of a window ending at ``now``; ``all`` has no start."""
     if isinstance(window, timedelta):
-        label, length = f"{int(window.total_seconds())}s", window
-    elif window in WINDOWS:
-        label, length = window, WINDOWS[window]
-    else:
-        raise ValueError(UNKNOWN_WINDOW.format(window=window))
-    if length is None:
-        return label, None, DailyRollup, None
-    if length <= HOURLY_UP_TO:
-        hours = max(1, -(-int(length.total_seconds()) // 3600))
-        return label, length, HourlyRollup, hour_start(now) - timedelta(hours=hours - 1)
-    days = max(1, -(-int(length.total_seconds()) // 86400))
-    return label, length, DailyRollup, day_start(now) - timedelta(days=days - 1)
+        return f"{int(window.total_seconds())}s", now - window
+    if window in WINDOWS:
+        length = WINDOWS[window]
+        return window, None if length is None else now - length
+    raise ValueError(UNKNOWN_WINDOW.format(window=window))
 
 
-def _sum_rows(rows) -> dict:
-    sums = {name: 0 for name in (*COUNTS, *SUMS)}
-    unconverted: dict[str, int] = {}
-    for row in rows:
-        for name in COUNTS:
-            sums[name] += getattr(row, name)
-        for name in SUMS:
-            sums[name] += fifo.to_units(getattr(row, name))
-        for currency, amount in row.unconverted_fees.items():
-            unconverted[currency] = unconverted.get(currency, 0) + fifo.to_units(Decimal(amount))
-    for name in SUMS:
-        sums[name] = fifo.from_units(sums[name])
-    sums["unconverted_fees"] = {k: fifo.from_units(v) for k, v in sorted(unconverted.items())}
-    return sums
-
-
-def _volume(bot: Bot, label: str, since: datetime | None, now: datetime, rows, usd_rate) -> dict:
-    s = _sum_rows(rows)
+def _volume(bot: Bot, label: str, window: windows.Plan, rows: windows.Rows, usd_rate, now: datetime) -> dict:
+    s = windows.sums(window, bot, rows)
     quote_volume = fifo.EXACT.add(s["buy_quote"], s["sell_quote"])
     return {
         "window": label,
-        "since": since,
-        "until": now,
+        "since": window.since,
+        "until": window.until,
         "base_currency": bot.base.upper(),
         "quote_currency": bot.quote.upper(),
         "base_volume": fifo.EXACT.add(s["buy_base"], s["sell_base"]),
@@ -203,26 +178,23 @@ def _volume(bot: Bot, label: str, since: datetime | None, now: datetime, rows, u
         "fees": s["fees_quote"],
         "unconverted_fees": s["unconverted_fees"],
         "realized_pnl": s["realized_pnl"],
+        "realized_since": window.realized_since,
     }
 
 
 def volume_for_bots(bots, window="24h", *, now: datetime | None = None) -> dict[int, dict]:
-    """Volume of each bot over ``window`` (see volume_for_bot), in three queries at most."""
+    """Volume of each bot over ``window`` (see volume_for_bot), in five queries at most."""
     bots = list(bots)
     if not bots:
         return {}
     now = now or timezone.now()
-    label, _, model, since = _window(window, now)
-    rows: dict[int, list] = {b.pk: [] for b in bots}
-    queryset = model.objects.filter(bot_id__in=list(rows))
-    if since is not None:
-        queryset = queryset.filter(bucket_start__gte=since)
-    for row in queryset:
-        rows[row.bot_id].append(row)
+    label, since = _since(window, now)
+    span = windows.plan(since, now)
+    rows = windows.load([b.pk for b in bots], [span])
     exchanges = _exchanges(bots)
     snapshots = prices.load_snapshots(s for b in bots for s in prices.usd_symbols(b.quote))
     return {
-        b.pk: _volume(b, label, since, now, rows[b.pk], prices.usd_rate(b.quote, exchanges[b.pk], snapshots, now))
+        b.pk: _volume(b, label, span, rows, prices.usd_rate(b.quote, exchanges[b.pk], snapshots, now), now)
         for b in bots
     }
 
@@ -230,9 +202,11 @@ def volume_for_bots(bots, window="24h", *, now: datetime | None = None) -> dict[
 def volume_for_bot(bot: Bot, window="24h", *, now: datetime | None = None) -> dict:
     """Base, quote and USD volume, buy/sell counts, average prices and fees over ``window``.
 
-    Windows are whole UTC buckets: 24h is the current hour and the 23 before it, 7d the last
-    168 hours, 30d today and the 29 days before it, all every trade. ``usd_volume`` is None with
-    ``usd_reason`` when the quote has no stored USD price (USD stablecoins count as 1).
+    Windows are exact: 24h is every trade from ``now`` − 24 h to ``now`` (whole hourly buckets
+    plus the trades of the two partial hours), 7d and 30d alike, ``all`` every trade.
+    ``realized_pnl`` counts the hours from ``realized_since`` (P&L is kept per hour).
+    ``usd_volume`` is None with ``usd_reason`` when the quote has no stored USD price (USD
+    stablecoins count as 1).
     """
     return volume_for_bots([bot], window, now=now)[bot.pk]
 
@@ -241,23 +215,19 @@ def volume_for_bot(bot: Bot, window="24h", *, now: datetime | None = None) -> di
 def stats_for_bot(bot: Bot, *, now: datetime | None = None, days: int = 30) -> dict:
     """Volume for 24h, 7d, 30d and all time, the P&L, and a daily series of the last ``days`` days.
 
-    Costs a fixed number of queries (hourly rows for 7 days, every daily row, state, prices).
+    Costs a fixed number of queries: the windows share one query for edge trades, one for
+    hourly rows and one for daily rows, plus state and prices.
     """
     now = now or timezone.now()
     exchange = _exchanges([bot])[bot.pk]
     snapshots = _snapshots_for([bot])
     usd_rate = prices.usd_rate(bot.quote, exchange, snapshots, now)
-    first_hour = _window("7d", now)[3]
-    hourly = list(HourlyRollup.objects.filter(bot_id=bot.pk, bucket_start__gte=first_hour))
-    daily = list(DailyRollup.objects.filter(bot_id=bot.pk).order_by("bucket_start"))
-    windows = {}
-    for name in WINDOWS:
-        label, _, model, since = _window(name, now)
-        source = hourly if model is HourlyRollup else daily
-        picked = [r for r in source if since is None or r.bucket_start >= since]
-        windows[name] = _volume(bot, label, since, now, picked, usd_rate)
     first_day = day_start(now) - timedelta(days=days - 1)
-    by_day = {r.bucket_start: r for r in daily if r.bucket_start >= first_day}
+    spans = {name: windows.plan(_since(name, now)[1], now) for name in WINDOWS}
+    series_span = windows.Plan(first_day, now, daily=((first_day, None),))
+    rows = windows.load([bot.pk], [*spans.values(), series_span])
+    result = {name: _volume(bot, name, span, rows, usd_rate, now) for name, span in spans.items()}
+    by_day = {r.bucket_start: r for r in rows.daily[bot.pk] if r.bucket_start >= first_day}
     series = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
@@ -270,7 +240,7 @@ def stats_for_bot(bot: Bot, *, now: datetime | None = None, days: int = 30) -> d
             "fees": row.fees_quote if row else ZERO,
         })
     row = PnlState.objects.filter(bot_id=bot.pk).first()
-    return {"windows": windows, "daily": series, "pnl": _pnl(bot, row, exchange, snapshots, now)}
+    return {"windows": result, "daily": series, "pnl": _pnl(bot, row, exchange, snapshots, now)}
 
 
 # --- balances -------------------------------------------------------------------------------------
