@@ -10,6 +10,7 @@ from ledger.models import (
     BotTrade,
     DailyRollup,
     PnlState,
+    PriceHistory,
     PriceSnapshot,
     QuarantinedFill,
     TradeSyncCursor,
@@ -34,7 +35,7 @@ class BotTradeAdmin(LedgerAdmin):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(LedgerAdmin):
-    list_display = ("taken_at", "account", "asset", "available", "locked", "total", "usd_value")
+    list_display = ("taken_at", "confirmed_at", "account", "asset", "available", "locked", "total", "usd_value")
     list_filter = ("asset",)
     search_fields = ("account__name", "account__client__name", "asset")
     list_select_related = ("account",)
@@ -62,6 +63,14 @@ class PriceSnapshotAdmin(LedgerAdmin):
     list_display = ("symbol", "exchange", "price", "source", "taken_at")
     list_filter = ("exchange", "source")
     search_fields = ("symbol",)
+
+
+@admin.register(PriceHistory)
+class PriceHistoryAdmin(LedgerAdmin):
+    list_display = ("taken_at", "symbol", "exchange", "price", "source")
+    list_filter = ("exchange", "source")
+    search_fields = ("symbol",)
+    date_hierarchy = "taken_at"
 
 
 @admin.register(BalanceRefresh)

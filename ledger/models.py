@@ -120,19 +120,29 @@ class QuarantinedFill(models.Model):
 
 
 class BalanceSnapshot(models.Model):
-    """An account's balance of one asset at one time, written by the background refresh."""
+    """An account's balance of one asset, as first seen at ``taken_at`` and last confirmed at ``confirmed_at``.
+
+    The background refresh writes a new set of rows only when an amount changed; while nothing
+    changes it moves the current set's ``confirmed_at`` (the heartbeat readers and staleness use).
+    """
 
     account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="balance_snapshots")
     asset = models.CharField(max_length=20)
     available = models.DecimalField(**MONEY)
     locked = models.DecimalField(**MONEY)
     total = models.DecimalField(**MONEY)
-    usd_value = models.DecimalField(**MONEY, null=True, blank=True, help_text="USD; empty when no price was known.")
-    taken_at = models.DateTimeField()
+    usd_value = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="USD at confirmed_at; empty when no price was known."
+    )
+    taken_at = models.DateTimeField(help_text="When the venue first reported these amounts.")
+    confirmed_at = models.DateTimeField(help_text="When the venue last reported the same amounts (heartbeat).")
 
     class Meta:
         ordering = ["-taken_at", "-id"]
-        indexes = [models.Index(fields=["account", "asset", "-taken_at"], name="balance_account_asset_idx")]
+        indexes = [
+            models.Index(fields=["account", "asset", "-taken_at"], name="balance_account_asset_idx"),
+            models.Index(fields=["confirmed_at"], name="balance_confirmed_idx"),
+        ]
 
     def __str__(self):
         return f"{self.asset} {self.total} @ {self.taken_at:%Y-%m-%d %H:%M}"
@@ -258,12 +268,36 @@ class PriceSnapshot(models.Model):
         return f"{self.exchange} {self.symbol} {self.price} ({self.source})"
 
 
+class PriceHistory(models.Model):
+    """Every price the refresh stored, kept PRUNE_AFTER_DAYS: late fills' third-token fees convert at their time."""
+
+    Source = PriceSource
+
+    exchange = models.CharField(max_length=40)
+    symbol = models.CharField(max_length=40, help_text="Unified BASE/QUOTE.")
+    price = models.DecimalField(**MONEY, help_text="Quote per base.")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["symbol", "taken_at"]
+        verbose_name_plural = "price history"
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "symbol", "taken_at"], name="price_history_unique"),
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="price_history_positive"),
+        ]
+        indexes = [models.Index(fields=["symbol", "taken_at"], name="price_history_symbol_time_idx")]
+
+    def __str__(self):
+        return f"{self.exchange} {self.symbol} {self.price} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
 class BalanceRefresh(models.Model):
     """The outcome of an account's last balance refresh: when the snapshots are from and why not newer."""
 
     account = models.OneToOneField(ExchangeAccount, on_delete=models.CASCADE, related_name="balance_refresh")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True, help_text="taken_at of the current snapshots.")
+    last_success_at = models.DateTimeField(null=True, blank=True, help_text="confirmed_at of the current snapshots.")
     is_stale = models.BooleanField(default=False, help_text="The last attempt failed; the snapshots are older.")
     last_error = models.TextField(blank=True)
 
