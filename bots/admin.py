@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from bots.models import AuditEvent, Bot, Order
+from bots.models import Bot, Order
 from bots.services import (
     EDITABLE_FIELDS, LEDGER_FIELDS, UNDELETABLE_STATUSES, bot_change_errors, bot_field_errors, create_bot, delete_bots,
     has_ledger, update_bot,
@@ -168,15 +168,3 @@ class OrderAdmin(ReadOnlyAdmin):
     search_fields = ("client_order_id", "exchange_order_id", "bot__name")
     list_select_related = ("bot",)
     show_full_result_count = False
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "actor", "action", "target", "reason")
-    list_filter = ("action",)
-    search_fields = ("actor", "target", "reason")
-    show_full_result_count = False
-    date_hierarchy = "created_at"
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,10 +2,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from bots.config import config_errors
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
 from clients.models import Client
 from exchanges.models import ExchangeAccount
 from ledger.models import PnlState
+from pipelabs.audit import record_event  # noqa: F401  (re-exported: callers audit through bots.services)
 
 # What an operator may change on a bot; status, desired status and the lease belong to the lifecycle
 # services and the engine.
@@ -17,20 +18,6 @@ UNDELETABLE_STATUSES = (Bot.Status.RUNNING, Bot.Status.STOPPING)
 LEDGER_FIELDS = ("account", "symbol")
 NOT_CLIENTS_ACCOUNT = "No exchange account of this client has this id."
 BOT_HAS_TRADES = "This bot has trades or orders on its {field}, so it cannot change. Make a new bot instead."
-
-
-def record_event(*, actor: str, action: str, bot: Bot | None = None, client: Client | None = None,
-                 changes: dict | None = None, reason: str = "") -> AuditEvent:
-    """An audit row; callers write it inside the transaction of the change it records."""
-    return AuditEvent.objects.create(
-        actor=actor,
-        action=action,
-        bot=bot,
-        client=client or (bot.client if bot else None),
-        target=str(bot) if bot else (str(client) if client else ""),
-        changes=changes or {},
-        reason=reason,
-    )
 
 
 def normalise_symbol(symbol: str | None) -> str:

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, transaction
 from django.http import HttpResponseRedirect
 
-from pipelabs.models import WorkerHeartbeat
+from pipelabs.models import AuditEvent, WorkerHeartbeat
 
 BAD_FILTER = "The filter {params} is not valid here (a value out of range or of the wrong kind); showing everything."
 
@@ -63,4 +63,16 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
     readonly_fields = ("name", "host", "pid", "seen_at")
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor", "action", "target", "reason")
+    list_filter = ("action",)
+    search_fields = ("actor", "target", "reason")
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 
 from bots.admin import BotForm
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
+from pipelabs.models import AuditEvent
 from bots.services import BOT_HAS_TRADES, update_bot
 from clients.services import create_operator
 from ledger.models import BotTrade, PnlState

@@ -4,7 +4,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import RestrictedError
 
-from bots.models import AuditEvent, Bot, Order
+from bots.models import Bot, Order
+from pipelabs.models import AuditEvent
 from bots.services import record_event
 from clients.models import Client, Wallet
 from exchanges.models import ExchangeAccount, ExchangeCredential
