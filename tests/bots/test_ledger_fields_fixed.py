@@ -202,8 +202,8 @@ def test_a_bot_with_orders_but_no_fills_yet_is_fixed_too(db):
     from bots.models import Order
 
     bot = BotFactory(status=Bot.Status.STOPPED)
-    Order.objects.create(bot=bot, client_order_id="c1", side="buy", kind="limit", amount=1, price=1,
-                         status=Order.Status.FILLED)
+    Order.objects.create(bot=bot, account=bot.account, symbol=bot.symbol, client_order_id="c1", side="buy",
+                         kind="limit", amount=1, price=1, status=Order.Status.FILLED)
     with pytest.raises(ValidationError) as caught:
         update_bot(bot, actor="op", symbol="FOO/USDT")
     assert list(caught.value.message_dict) == ["symbol"]
