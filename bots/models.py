@@ -32,6 +32,7 @@ class Bot(models.Model):
 
     Type = BotType
     Status = BotStatus
+    Health = BotHealth
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="bots")
     account = models.ForeignKey(
@@ -52,6 +53,8 @@ class Bot(models.Model):
     error_message = models.TextField(blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, help_text="Who may tick the bot now (a worker's token).")
     lease_until = models.DateTimeField(null=True, blank=True, help_text="When the lease lapses if not released.")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the bot was last started.")
+    keep_orders_on_stop = models.BooleanField(default=False, help_text="The stop under way leaves open orders resting.")
     next_tick_at = models.DateTimeField(null=True, blank=True, help_text="When the dispatcher next hands it a tick.")
     failures = models.PositiveIntegerField(default=0, help_text="Ticks failed in a row; at the limit the bot goes to error.")
     state = models.JSONField(default=dict, blank=True,
