@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bots.models import Bot
+from bots.ownership import split_fills
 from exchanges.errors import ExchangeError
 from ledger.models import TradeSyncCursor
 from ledger.services.ingest import ingest_trades
@@ -69,6 +70,7 @@ def sync_trades(
             result.pages += 1
             result.fetched += len(fills)
             kept = [f for f in fills if f.traded_at >= start and (until is None or f.traded_at <= until)]
+            kept = split_fills(bot, kept)  # only this bot's own orders' fills are its trades
             result.new += ingest_trades(bot, kept)
             if kept:
                 newest = max(f.traded_at for f in kept)
