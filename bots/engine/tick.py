@@ -40,7 +40,7 @@ BAD_CONFIG = "The bot's config is not valid: {detail}"
 OUT_OF_TIME = "Trade skipped: the tick ran out of its {budget_s:.0f} s budget."
 RESUMED = "Heartbeat stale for {age_s:.0f} s (platform or worker down); resumed."
 PAUSED_AFTER_DOWN = "Paused: the platform was down {age_s:.0f} s, longer than BOT_PAUSE_AFTER_DOWN_S ({limit} s)."
-PAUSED_INSUFFICIENT = "Paused after {count} ticks in a row short of funds: {detail}"
+PAUSED_INSUFFICIENT = "Paused: Insufficient funds on {count} ticks in a row ({detail}); start the bot again once funded."
 SAFETY_REFUSED = "Trade skipped: safety limit: {why}"
 ORDERS_LEFT = "{count} order(s) of this bot are still open"
 
@@ -241,6 +241,10 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         stop_why = safety.stop_reason(limits, raw_state, pnl=pnl or Decimal(0), day_pnl=state.day_pnl_quote)
         if stop_why:
             return _safety_stop(bot, token, stop_why, raw_state)
+        if health is not None:  # nothing to trade with: say so, place nothing
+            report.outcome = health[1]
+            return {"state": raw_state, "failures": 0, "health_status": health[0], "health_message": health[1],
+                    "next_tick_at": now + timedelta(seconds=interval_s(bot, None, now))}
         clock = time.monotonic()
         decision = strategies.decide(bot.bot_type, snapshot, state, config, random.Random(), now)
         report.strategy_s += time.monotonic() - clock
@@ -291,7 +295,7 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         raw_state.pop("short_of_funds", None)
         if report.placed or report.cancelled:
             sync_trades(bot)
-        if health is None and skipped:
+        if skipped:
             health = (Bot.Health.WARNING, skipped)
         report.outcome = health[1] if health else f"placed {report.placed}, cancelled {report.cancelled}"
         return {"state": raw_state, "failures": 0, "health_status": health[0] if health else Bot.Health.OK,
