@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from bots.models import AuditEvent, Bot, Order
+from bots.models import Bot, KillSwitch, Order, UnownedFill
 from bots.services import (
     EDITABLE_FIELDS, LEDGER_FIELDS, UNDELETABLE_STATUSES, bot_change_errors, bot_field_errors, create_bot, delete_bots,
     has_ledger, update_bot,
@@ -163,20 +163,26 @@ class BotAdmin(admin.ModelAdmin):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "bot", "side", "kind", "amount", "price", "filled", "status")
+    list_display = ("created_at", "bot", "account", "symbol", "side", "kind", "amount", "price", "filled", "status")
     list_filter = ("status", "side", "kind")
     search_fields = ("client_order_id", "exchange_order_id", "bot__name")
-    list_select_related = ("bot",)
+    list_select_related = ("bot", "account")
     show_full_result_count = False
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "actor", "action", "target", "reason")
-    list_filter = ("action",)
-    search_fields = ("actor", "target", "reason")
-    show_full_result_count = False
-    date_hierarchy = "created_at"
+@admin.register(UnownedFill)
+class UnownedFillAdmin(ReadOnlyAdmin):
+    """Fills on an account that no bot's order made: shown, never booked to a bot."""
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    list_display = ("traded_at", "account", "symbol", "side", "amount", "price", "order_id")
+    list_filter = ("symbol", "side")
+    search_fields = ("exchange_trade_id", "order_id")
+    list_select_related = ("account",)
+    show_full_result_count = False
+
+
+@admin.register(KillSwitch)
+class KillSwitchAdmin(ReadOnlyAdmin):
+    """Read here; turned on and off by `manage.py kill_switch` (so every change is audited)."""
+
+    list_display = ("is_on", "reason", "changed_by", "changed_at")

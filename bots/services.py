@@ -1,11 +1,17 @@
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from bots.config import config_errors
-from bots.models import AuditEvent, Bot
+from bots.models import Bot, KillSwitch, Order
 from clients.models import Client
 from exchanges.models import ExchangeAccount
 from ledger.models import PnlState
+from pipelabs.api.exceptions import Conflict
+from pipelabs.audit import record_event
+from pipelabs.logging import scrub
 
 # What an operator may change on a bot; status, desired status and the lease belong to the lifecycle
 # services and the engine.
@@ -17,20 +23,6 @@ UNDELETABLE_STATUSES = (Bot.Status.RUNNING, Bot.Status.STOPPING)
 LEDGER_FIELDS = ("account", "symbol")
 NOT_CLIENTS_ACCOUNT = "No exchange account of this client has this id."
 BOT_HAS_TRADES = "This bot has trades or orders on its {field}, so it cannot change. Make a new bot instead."
-
-
-def record_event(*, actor: str, action: str, bot: Bot | None = None, client: Client | None = None,
-                 changes: dict | None = None, reason: str = "") -> AuditEvent:
-    """An audit row; callers write it inside the transaction of the change it records."""
-    return AuditEvent.objects.create(
-        actor=actor,
-        action=action,
-        bot=bot,
-        client=client or (bot.client if bot else None),
-        target=str(bot) if bot else (str(client) if client else ""),
-        changes=changes or {},
-        reason=reason,
-    )
 
 
 def normalise_symbol(symbol: str | None) -> str:
@@ -193,3 +185,176 @@ def delete_bots(bots, *, actor: str) -> int:
         })
         bot.delete()
     return len(rows)
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+# created → running → stopping → stopped, plus paused and error. Every change is one conditional
+# UPDATE whose row count says whether this caller made it, so two callers at once never both
+# act; the audit row is written in the same transaction.
+STARTABLE = (Bot.Status.CREATED, Bot.Status.STOPPED, Bot.Status.PAUSED, Bot.Status.ERROR)
+STOPPABLE = (Bot.Status.CREATED, Bot.Status.RUNNING, Bot.Status.PAUSED, Bot.Status.ERROR)
+CANNOT = "The bot is {status}; it cannot be {verb} now."
+KILL_SWITCH_IS_ON = "The global kill switch is on; no bot starts until an operator turns it off."
+STOP_PENDING = "Stopping: {count} open order(s) still to cancel ({error}); retried by the engine."
+
+
+class BotStateConflict(Conflict):
+    """The bot's state forbids the change (409 in the API)."""
+
+    default_code = "bot_state_conflict"
+
+
+def kill_switch_on() -> bool:
+    return KillSwitch.objects.filter(pk=1, is_on=True).exists()
+
+
+def _conflict(bot_id: int, verb: str) -> BotStateConflict:
+    status = Bot.objects.filter(pk=bot_id).values_list("status", flat=True).first() or "deleted"
+    return BotStateConflict(CANNOT.format(status=status, verb=verb))
+
+
+def start_bot(bot: Bot, *, actor: str, reason: str = "") -> Bot:
+    """Start the bot (from created, stopped, paused or error); a running bot is left as it is.
+
+    Its first tick reconciles its orders with the venue before trading. BotStateConflict while
+    it is stopping or while the kill switch is on.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if kill_switch_on():
+            raise BotStateConflict(KILL_SWITCH_IS_ON)
+        won = Bot.objects.filter(pk=bot.pk, status__in=STARTABLE).update(
+            status=Bot.Status.RUNNING, desired_status=Bot.Status.RUNNING, status_reason="", error_message="",
+            failures=0, started_at=now, heartbeat_at=now, next_tick_at=now, keep_orders_on_stop=False,
+            health_status=Bot.Health.OK, health_message="", updated_at=now,
+        )
+        current = Bot.objects.select_related("client", "account").get(pk=bot.pk)
+        if not won:
+            if current.status == Bot.Status.RUNNING:
+                return current
+            raise _conflict(bot.pk, "started")
+        record_event(actor=actor, action="bot.start", bot=current, reason=reason,
+                     changes={"status": [bot.status, Bot.Status.RUNNING]})
+    return current
+
+
+def pause_bot(bot: Bot, *, actor: str, reason: str = "") -> Bot:
+    """Stop placing orders, keeping the open ones; start_bot resumes. A paused bot is left as it is."""
+    with transaction.atomic():
+        won = Bot.objects.filter(pk=bot.pk, status=Bot.Status.RUNNING).update(
+            status=Bot.Status.PAUSED, desired_status=Bot.Status.PAUSED, status_reason=reason, updated_at=timezone.now())
+        current = Bot.objects.select_related("client", "account").get(pk=bot.pk)
+        if not won:
+            if current.status == Bot.Status.PAUSED:
+                return current
+            raise _conflict(bot.pk, "paused")
+        record_event(actor=actor, action="bot.pause", bot=current, reason=reason,
+                     changes={"status": [Bot.Status.RUNNING, Bot.Status.PAUSED]})
+    return current
+
+
+def stop_bot(bot: Bot, *, actor: str, keep_orders: bool = False, reason: str = "", finish: bool = True) -> Bot:
+    """Stop the bot: it places nothing more, its open orders are cancelled (unless ``keep_orders``),
+    its fills synced one last time, and it ends ``stopped``.
+
+    The state moves to ``stopping`` at once; the cancelling runs here when ``finish`` (outside any
+    transaction, under the bot's lease so never beside a tick) or else, and whenever it cannot
+    finish now (a tick holds the lease, the venue fails), in the engine's next pass. Stopping a
+    stopped or stopping bot is harmless.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        won = Bot.objects.filter(pk=bot.pk, status__in=STOPPABLE).update(
+            status=Bot.Status.STOPPING, desired_status=Bot.Status.STOPPED, status_reason=reason,
+            keep_orders_on_stop=keep_orders, next_tick_at=now, updated_at=now,
+        )
+        current = Bot.objects.select_related("client", "account").get(pk=bot.pk)
+        if won:
+            record_event(actor=actor, action="bot.stop", bot=current, reason=reason,
+                         changes={"status": [bot.status, Bot.Status.STOPPING], "keep_orders": keep_orders})
+    if current.status == Bot.Status.STOPPING and finish:
+        return finish_stop(current)
+    return current
+
+
+def finish_stop(bot: Bot, *, token: str | None = None) -> Bot:
+    """Cancel a stopping bot's open orders (unless kept), sync its fills, mark it stopped.
+
+    Takes the bot's lease unless the caller holds it (``token``); when another holds it the bot
+    stays ``stopping`` for the engine to finish. An order counts as gone only when the venue
+    says so: while any may still rest, the bot stays ``stopping`` with the venue's words.
+    """
+    from bots.engine import lease
+    from bots.engine.orders import cancel_order, refresh_order
+    from exchanges.errors import ExchangeError
+    from exchanges.registry import connector_for
+    from ledger.services import sync_trades
+
+    held = token or lease.claim(bot.pk, statuses=(Bot.Status.STOPPING,))
+    if held is None:
+        return Bot.objects.get(pk=bot.pk)
+    try:
+        bot = Bot.objects.select_related("client", "account").get(pk=bot.pk)
+        live = list(bot.orders.filter(status__in=Order.LIVE))
+        error = ""
+        if live or bot.orders.exists():
+            try:
+                connector = connector_for(bot.account)
+                try:
+                    for order in live:
+                        try:
+                            if bot.keep_orders_on_stop:
+                                refresh_order(connector, order)
+                            else:
+                                cancel_order(connector, order)
+                        except ExchangeError as exc:
+                            error = str(exc)
+                    sync_trades(bot)
+                finally:
+                    connector.close()
+            except ExchangeError as exc:
+                error = error or str(exc)
+        left = bot.orders.filter(status__in=Order.LIVE)
+        if bot.keep_orders_on_stop:
+            left = left.filter(status__in=(Order.Status.PENDING, Order.Status.UNKNOWN))
+        if left.exists():
+            # Some order may rest at the venue: not stopped until the venue says it is gone.
+            message = STOP_PENDING.format(count=left.count(), error=scrub(error) or "no answer")
+            lease.release(bot.pk, held, health_status=Bot.Health.WARNING, health_message=message[:2000],
+                          next_tick_at=timezone.now() + timedelta(seconds=5))
+            held = None
+            return Bot.objects.get(pk=bot.pk)
+        with transaction.atomic():
+            done = lease.holding(bot.pk, held).filter(status=Bot.Status.STOPPING).update(
+                status=Bot.Status.STOPPED, next_tick_at=None, health_status=Bot.Health.OK, health_message="",
+                lease_owner="", lease_until=None, updated_at=timezone.now())
+            if done:
+                held = None
+                record_event(actor="system", action="bot.stopped", bot=bot,
+                             changes={"status": [Bot.Status.STOPPING, Bot.Status.STOPPED],
+                                      "orders_kept": bot.keep_orders_on_stop})
+        return Bot.objects.get(pk=bot.pk)
+    finally:
+        if held is not None and token is None:
+            lease.release(bot.pk, held)
+
+
+def set_kill_switch(on: bool, *, actor: str, reason: str = "") -> list[int]:
+    """Turn the global kill switch on (every bot that may trade goes to stopping, orders to be
+    cancelled) or off (bots stay stopped). Returns the ids of the bots it stopped."""
+    now = timezone.now()
+    with transaction.atomic():
+        KillSwitch.objects.get_or_create(pk=1)
+        changed = KillSwitch.objects.filter(pk=1).exclude(is_on=on).update(
+            is_on=on, reason=reason, changed_by=actor, changed_at=now)
+        stopped = []
+        if on:
+            stopped = list(Bot.objects.filter(status__in=STOPPABLE).exclude(status=Bot.Status.CREATED)
+                           .values_list("pk", flat=True))
+            Bot.objects.filter(pk__in=stopped, status__in=STOPPABLE).update(
+                status=Bot.Status.STOPPING, desired_status=Bot.Status.STOPPED, keep_orders_on_stop=False,
+                status_reason=f"Kill switch: {reason}" if reason else "Kill switch", next_tick_at=now, updated_at=now)
+        if changed or stopped:
+            record_event(actor=actor, action="kill_switch.on" if on else "kill_switch.off", target="all bots",
+                         reason=reason, changes={"is_on": on, "bots_stopped": stopped})
+    return stopped

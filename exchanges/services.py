@@ -21,6 +21,7 @@ from exchanges.errors import ExchangeError, ExchangeTimeout
 from exchanges.models import ExchangeAccount, ExchangeCredential
 from exchanges.options import exchange_error, option_errors
 from exchanges.registry import connector_for
+from pipelabs.audit import record_event
 from pipelabs.logging import register_secret, scrub
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,6 @@ def save_account(account: ExchangeAccount, *, actor: str = "system") -> Exchange
 
     The audit names the changed option keys, not their values (an RPC URL may carry an API key).
     """
-    from bots.models import AuditEvent
-
     if errors := account_errors(exchange=account.exchange, options=account.options):
         raise ValidationError(errors)
     account.options = account.options or {}
@@ -69,8 +68,8 @@ def save_account(account: ExchangeAccount, *, actor: str = "system") -> Exchange
                 "options": {"old": sorted(old["options"] or {}) if isinstance(old["options"], dict) else "invalid",
                             "new": sorted(account.options), "changed": old["options"] != account.options},
             }
-        AuditEvent.objects.create(actor=actor, action="account_created" if created else "account_changed",
-                                  client_id=account.client_id, target=str(account), changes=changes)
+        record_event(actor=actor, action="account_created" if created else "account_changed",
+                     client_id=account.client_id, target=str(account), changes=changes)
     return account
 
 
@@ -91,8 +90,6 @@ def save_credentials(
     Values are stripped (dashboards love a trailing space); an empty key or secret is a
     ValidationError.
     """
-    from bots.models import AuditEvent  # bots depends on exchanges, not the other way round
-
     api_key, secret, memo, passphrase = (value.strip() for value in (api_key, secret, memo or "", passphrase or ""))
     if not api_key or not secret:
         raise ValidationError(CREDENTIALS_REQUIRED)
@@ -110,7 +107,7 @@ def save_credentials(
                 "key_hint": crypto.hint(api_key),
             },
         )
-        AuditEvent.objects.create(
+        record_event(
             actor=actor,
             action="credentials_saved" if created else "credentials_replaced",
             client_id=account.client_id,
@@ -214,9 +211,7 @@ def rotate_keys(
             if progress:
                 progress(label, counts[label])
     if not dry_run:
-        from bots.models import AuditEvent
-
-        AuditEvent.objects.create(
+            record_event(
             actor=actor, action="keys_rotated", target="encryption keys",
             changes={k: counts[k] for k in ("credentials", "wallets", "failed")},
         )

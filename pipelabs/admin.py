@@ -6,7 +6,7 @@ from django.db import DataError, models, transaction
 from django.http import HttpResponseRedirect
 
 from pipelabs.display import amount
-from pipelabs.models import WorkerHeartbeat
+from pipelabs.models import AuditEvent, WorkerHeartbeat
 
 SHOWN = "_shown"
 
@@ -112,4 +112,16 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
     readonly_fields = ("name", "host", "pid", "seen_at")
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor", "action", "target", "reason")
+    list_filter = ("action",)
+    search_fields = ("actor", "target", "reason")
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -12,6 +12,8 @@ class ScheduleSpec:
 
 SCHEDULES = [
     ScheduleSpec("worker-heartbeat", "pipelabs.tasks.beat", minutes=1),
+    # Runs ~55 s a minute, handing each due bot a tick at its own interval (bots/engine/dispatch.py).
+    ScheduleSpec("bot-dispatch", "bots.tasks.dispatch_task", minutes=1),
     # Snapshots the API and admin read, so no request ever waits on an exchange.
     ScheduleSpec("ledger-refresh-prices", "ledger.tasks.refresh_prices_task", minutes=1),
     ScheduleSpec("ledger-refresh-balances", "ledger.tasks.refresh_balances_task", minutes=1),

@@ -247,6 +247,22 @@ BALANCE_MAX_AGE_S = env.int("BALANCE_MAX_AGE_S", default=300)
 # Balance snapshots and price history older than this are pruned (the latest of each is kept).
 PRUNE_AFTER_DAYS = env.int("PRUNE_AFTER_DAYS", default=30)
 
+# --- bot engine (bots/engine; README "Bot engine") ----------------------------------------------
+# A bot whose heartbeat is older than this when it next ticks (the platform was down) comes back paused.
+BOT_PAUSE_AFTER_DOWN_S = env.int("BOT_PAUSE_AFTER_DOWN_S", default=600)
+# Ticks failed in a row before a bot goes to error with the venue's message.
+BOT_MAX_FAILURES = env.int("BOT_MAX_FAILURES", default=3)
+BOT_RECONCILE_EVERY_S = env.int("BOT_RECONCILE_EVERY_S", default=300)
+BOT_MIN_INTERVAL_S = env.float("BOT_MIN_INTERVAL_S", default=1.0)
+# A lease outlives the worker timeout by this much, so a tick the timeout kills is dead before the next.
+BOT_LEASE_MARGIN_S = env.float("BOT_LEASE_MARGIN_S", default=10.0)
+# The longest one venue call may take (the guard's order budget; Jupiter's confirmation wait, 30 s):
+# a tick starts no venue call later than Q_TIMEOUT_S minus this minus 5 s.
+BOT_LONGEST_VENUE_CALL_S = env.float("BOT_LONGEST_VENUE_CALL_S", default=30.0)
+# Platform-wide safety limits a bot's own fields override, as JSON, e.g.
+# {"max_order_usd": "500", "max_orders_per_minute": 30, "max_daily_loss_usd": "200"}.
+BOT_SAFETY_DEFAULTS = env.json("BOT_SAFETY_DEFAULTS", default={})
+
 # --- egress IP (operators whitelist it at exchanges) ------------------------------------------
 EGRESS_IP_URL = env.str("EGRESS_IP_URL", default="https://api.ipify.org?format=json")
 EGRESS_IP_TIMEOUT_S = env.float("EGRESS_IP_TIMEOUT_S", default=5.0)

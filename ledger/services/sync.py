@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bots.models import Bot
+from bots.ownership import split_fills
 from exchanges.errors import ExchangeError
 from ledger.models import TradeSyncCursor
 from ledger.services.ingest import ingest_fills
@@ -71,7 +72,8 @@ def sync_trades(
             result.pages += 1
             result.fetched += len(fills)
             kept = _in_range(fills, start, until)
-            ingested = ingest_fills(bot, kept)
+            # Only fills of this bot's own orders are its trades; the cursor still moves past the rest.
+            ingested = ingest_fills(bot, split_fills(bot, kept))
             result.new += ingested.new
             result.quarantined += ingested.quarantined
             timed = _timed(kept)

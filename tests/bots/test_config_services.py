@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
+from pipelabs.models import AuditEvent
 from bots.services import create_bot, update_bot
 from clients.services import create_operator
 from exchanges.connectors.base import Market

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 
 from bots.admin import BotForm
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
+from pipelabs.models import AuditEvent
 from bots.services import BOT_HAS_TRADES, update_bot
 from clients.services import create_operator
 from ledger.models import BotTrade, PnlState
@@ -201,8 +202,8 @@ def test_a_bot_with_orders_but_no_fills_yet_is_fixed_too(db):
     from bots.models import Order
 
     bot = BotFactory(status=Bot.Status.STOPPED)
-    Order.objects.create(bot=bot, client_order_id="c1", side="buy", kind="limit", amount=1, price=1,
-                         status=Order.Status.FILLED)
+    Order.objects.create(bot=bot, account=bot.account, symbol=bot.symbol, client_order_id="c1", side="buy",
+                         kind="limit", amount=1, price=1, status=Order.Status.FILLED)
     with pytest.raises(ValidationError) as caught:
         update_bot(bot, actor="op", symbol="FOO/USDT")
     assert list(caught.value.message_dict) == ["symbol"]

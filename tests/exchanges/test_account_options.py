@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from bots.models import AuditEvent
+from pipelabs.models import AuditEvent
 from exchanges import options as rules
 from exchanges.errors import ExchangeError
 from exchanges.models import ExchangeAccount

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchanges.connectors.base import Market, OrderRequest
-from exchanges.connectors.ccxt import quantize_order
+from exchanges.markets import quantize_order
 from exchanges.errors import InvalidOrder
 
 SHARP = Market(

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django_q.models import OrmQ, Task
 
-from bots.models import AuditEvent
+from pipelabs.models import AuditEvent
 from exchanges.errors import AuthenticationFailed, ExchangeError
 from exchanges.models import ExchangeCredential
 from exchanges.registry import NO_CREDENTIALS, UNREADABLE, connector_for, credentials_for

@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchanges.connectors.base import Market, OrderRequest
-from exchanges.connectors.ccxt import quantize_order
-from exchanges.connectors.ccxt.quantize import on_step
+from exchanges.markets import on_step, quantize_order
 from exchanges.connectors.ccxt.wire import dec, plain
 from exchanges.errors import ExchangeUnavailable, InvalidOrder
 

@@ -95,7 +95,7 @@ def test_command_help_explains_the_procedure(capsys):
 
 
 def test_rotation_is_audited_with_counts(settings, stored):
-    from bots.models import AuditEvent
+    from pipelabs.models import AuditEvent
 
     settings.ENCRYPTION_KEYS = [NEW, OLD]
     call_command("rotate_keys", stdout=io.StringIO())

@@ -14,6 +14,7 @@ from ledger.models import BotTrade
 from ledger.selectors import pnl_for_bot, volume_for_bot
 from ledger.services import sync_trades
 from tests.factories import BotFactory, ExchangeAccountFactory
+from tests.ownership import own_order
 
 D = Decimal
 PAPER = {"paper": {"markets": {"SOL/USDC": {"price": "150", "price_step": "0.01", "amount_step": "0.001",
@@ -53,7 +54,7 @@ def test_flat_bot_realizes_exactly_its_quote_balance_change():
 
     for n, (side, amount) in enumerate([("buy", "1.5"), ("buy", "0.75"), ("sell", "1.0"), ("buy", "3.333"),
                                         ("sell", "4.583")]):
-        venue.create_order(OrderRequest("SOL/USDC", side, "market", D(amount), f"rt-{n}"))
+        own_order(bot, venue.create_order(OrderRequest("SOL/USDC", side, "market", D(amount), f"rt-{n}")))
     after = balances(venue)
     assert after.get("SOL", D(0)) == before.get("SOL", D(0))  # flat again
 
@@ -85,7 +86,7 @@ def test_open_position_is_marked_at_the_stored_mid():
     venue = PaperConnector(account, clock=clock)
     before = balances(venue)
     for n, (side, amount) in enumerate([("buy", "2.0"), ("buy", "1.25"), ("sell", "0.5")]):
-        venue.create_order(OrderRequest("SOL/USDC", side, "market", D(amount), f"op-{n}"))
+        own_order(bot, venue.create_order(OrderRequest("SOL/USDC", side, "market", D(amount), f"op-{n}")))
     after = balances(venue)
     sync_trades(bot)
     refresh_prices([bot.pk])
@@ -110,7 +111,7 @@ def test_each_paper_account_is_marked_at_its_own_price():
         account = ExchangeAccountFactory(exchange="paper", options=options)
         clock = Clock()
         bot = paper_bot(account, clock)
-        PaperConnector(account, clock=clock).create_order(OrderRequest("SOL/USDC", "buy", "market", D("1"), "m-1"))
+        own_order(bot, PaperConnector(account, clock=clock).create_order(OrderRequest("SOL/USDC", "buy", "market", D("1"), "m-1")))
         sync_trades(bot)
         bots.append(bot)
     refresh_prices([b.pk for b in bots])

@@ -21,6 +21,7 @@ from ledger.services import sync_trades
 from ledger.services.sync import CURSOR_OVERLAP
 from tests.factories import BotFactory, ExchangeAccountFactory
 from tests.fakes.coinstore import FakeCoinstore, arrange_sharp_market
+from tests.ownership import own_order
 
 D = Decimal
 API_KEY = "CSKEY-ledger-0123456789"
@@ -59,7 +60,7 @@ def paper_bot():
 
 def paper_trade(account, clock, side, amount):
     venue = PaperConnector(account, clock=clock)
-    venue.create_order(OrderRequest("SHARP/USDT", side, "market", D(amount), ""))
+    own_order(Bot.objects.get(account=account), venue.create_order(OrderRequest("SHARP/USDT", side, "market", D(amount), "")))
 
 
 @pytest.mark.django_db
@@ -166,7 +167,7 @@ def test_sync_reads_coinstore_fills_over_http_and_records_errors(coinstore, caps
     save_credentials(account, api_key=API_KEY, secret=SECRET)
     bot = BotFactory(client=account.client, account=account, symbol="SHARP/USDT")
     venue = CoinstoreConnector(Credentials(api_key=API_KEY, secret=SECRET), base_url=coinstore.url, timeout_s=5)
-    order = venue.create_order(OrderRequest("SHARP/USDT", "buy", "limit", D("1000"), "c1", D("0.01200")))
+    order = own_order(bot, venue.create_order(OrderRequest("SHARP/USDT", "buy", "limit", D("1000"), "c1", D("0.01200"))))
     venue.close()
     coinstore.fill(order.exchange_order_id, "400")
     coinstore.fill(order.exchange_order_id, "600")
@@ -207,6 +208,7 @@ def fill_at(fake, seconds):
     seconds = list(seconds)
     order = venue.create_order(OrderRequest("SHARP/USDT", "buy", "limit", D(max(len(seconds), 10)), "", D("0.01200")))
     venue.close()
+    own_order(Bot.objects.get(account__options__api_url=fake.url), order)
     for second in seconds:
         fake.fill(order.exchange_order_id, "1", match_time_s=second)
 

@@ -10,13 +10,14 @@ from exchanges.connectors.paper import PaperConnector
 from ledger.models import BotTrade, PriceSnapshot
 from ledger.tasks import refresh_prices_task, sync_all_trades_task, sync_trades_task
 from tests.factories import BotFactory, ExchangeAccountFactory
+from tests.ownership import own_order
 
 pytestmark = pytest.mark.django_db
 
 
 def test_sync_task_ingests_new_fills_and_is_safe_to_run_twice():
     bot = BotFactory(symbol="SHARP/USDT")
-    PaperConnector(bot.account).create_order(OrderRequest("SHARP/USDT", "buy", "market", Decimal("500"), ""))
+    own_order(bot, PaperConnector(bot.account).create_order(OrderRequest("SHARP/USDT", "buy", "market", Decimal("500"), "")))
     new = sync_trades_task(bot.pk)
     assert new == BotTrade.objects.filter(bot=bot).count() >= 1
     assert sync_trades_task(bot.pk) == 0
@@ -24,7 +25,7 @@ def test_sync_task_ingests_new_fills_and_is_safe_to_run_twice():
 
 def test_sync_all_task_raises_after_syncing_the_others():
     good = BotFactory(symbol="SHARP/USDT", status=Bot.Status.RUNNING)
-    PaperConnector(good.account).create_order(OrderRequest("SHARP/USDT", "buy", "market", Decimal("500"), ""))
+    own_order(good, PaperConnector(good.account).create_order(OrderRequest("SHARP/USDT", "buy", "market", Decimal("500"), "")))
     BotFactory(symbol="SHARP/USDT", status=Bot.Status.RUNNING, account=ExchangeAccountFactory(exchange="coinstore"))
     with pytest.raises(RuntimeError, match="Trade sync failed"):
         sync_all_trades_task()

@@ -4,7 +4,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import RestrictedError
 
-from bots.models import AuditEvent, Bot, Order
+from bots.models import Bot, Order
+from pipelabs.models import AuditEvent
 from bots.services import record_event
 from clients.models import Client, Wallet
 from exchanges.models import ExchangeAccount, ExchangeCredential
@@ -46,7 +47,7 @@ def test_deleting_a_client_leaves_no_orphans():
     client = bot.client
     WalletFactory(client=client)
     BotTradeFactory(bot=bot)
-    Order.objects.create(bot=bot, client_order_id="c1", side="buy", kind="limit", amount=Decimal("1"), price=Decimal("2"))
+    Order.objects.create(bot=bot, account=bot.account, symbol=bot.symbol, client_order_id="c1", side="buy", kind="limit", amount=Decimal("1"), price=Decimal("2"))
     ExchangeCredential.objects.create(account=bot.account, api_key_encrypted="x", secret_encrypted="y")
     BalanceSnapshot.objects.create(account=bot.account, asset="USDT", available=1, locked=0, total=1,
                                    taken_at="2026-01-01T00:00:00Z", confirmed_at="2026-01-01T00:00:00Z")

@@ -10,7 +10,7 @@ ADMIN_PAGES = [
     "/admin/clients/wallet/",
     "/admin/bots/bot/",
     "/admin/bots/order/",
-    "/admin/bots/auditevent/",
+    "/admin/pipelabs/auditevent/",
     "/admin/exchanges/exchangeaccount/",
     "/admin/ledger/bottrade/",
     "/admin/ledger/balancesnapshot/",

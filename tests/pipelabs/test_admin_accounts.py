@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django_q.models import OrmQ
 
-from bots.models import AuditEvent
+from pipelabs.models import AuditEvent
 from clients.services import create_operator
 from exchanges.models import ExchangeAccount, ExchangeCredential
 from exchanges.errors import ExchangeTimeout

@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
+from pipelabs.models import AuditEvent
 from clients.services import create_operator
 from exchanges.models import ExchangeAccount
 from tests.factories import BotFactory, BotTradeFactory, ClientFactory, ExchangeAccountFactory, WalletFactory

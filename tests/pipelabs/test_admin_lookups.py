@@ -18,7 +18,7 @@ BAD_LOOKUPS = [
     "/admin/clients/client/?id__gt=99999999999999999999999",
     "/admin/exchanges/exchangeaccount/?created_at__month=99999999999999",
     "/admin/ledger/balancesnapshot/?taken_at__year=99999999999",
-    "/admin/bots/auditevent/?created_at__year=99999999999",
+    "/admin/pipelabs/auditevent/?created_at__year=99999999999",
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from bots.models import AuditEvent
+from pipelabs.models import AuditEvent
 from clients.models import Client
 from ledger.models import BalanceRefresh
 from tests.factories import BotFactory, ExchangeAccountFactory

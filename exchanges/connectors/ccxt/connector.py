@@ -29,7 +29,7 @@ from exchanges.connectors.base import (
     TradeFill,
 )
 from exchanges.connectors.ccxt import wire
-from exchanges.connectors.ccxt.quantize import quantize_order
+from exchanges.markets import quantize_order
 from exchanges.connectors.ccxt.wire import at_ms, dec, plain
 from pipelabs.logging import register_secret
 

@@ -22,7 +22,7 @@ from decimal import Decimal, DecimalException, localcontext
 import ccxt
 
 from exchanges import errors
-from exchanges.connectors.ccxt.quantize import EXACT, MAX_MAGNITUDE
+from exchanges.markets import EXACT, MAX_MAGNITUDE
 from pipelabs.logging import MASK, scrub
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

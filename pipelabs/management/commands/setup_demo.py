@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from bots.models import Bot
-from bots.services import create_bot
+from bots.services import BotStateConflict, create_bot, start_bot
 from clients.models import Client
 from clients.services import clean_username, create_client, create_operator
 from exchanges.models import ExchangeAccount
@@ -39,6 +39,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"operator login  user: {username}  password: {password}"))
         if Client.objects.filter(name=DEMO_CLIENT).exists():
             self.stdout.write("demo client exists already")
+            self._start_demo_bots()
             return
         with transaction.atomic():
             client = create_client(name=DEMO_CLIENT, wallets=[DEMO_WALLET])
@@ -47,3 +48,14 @@ class Command(BaseCommand):
                 create_bot(client=client, account=account, name=name, bot_type=bot_type, symbol=symbol,
                            config=config, actor="setup_demo")
         self.stdout.write(f"demo client with {len(DEMO_BOTS)} paper bots created")
+        self._start_demo_bots()
+
+    def _start_demo_bots(self):
+        """Never-started demo bots start, so a first run shows orders, fills and P&L within a minute."""
+        for bot in Bot.objects.filter(client__name=DEMO_CLIENT, status=Bot.Status.CREATED).order_by("pk"):
+            try:
+                start_bot(bot, actor="setup_demo")
+            except BotStateConflict as exc:  # the kill switch is on: say so, leave the bot alone
+                self.stdout.write(f"demo bot {bot.name!r} not started: {exc.detail}")
+                continue
+            self.stdout.write(f"demo bot {bot.name!r} started")

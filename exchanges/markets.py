@@ -1,4 +1,4 @@
-"""Order rounding to a market's steps and minimums; pure, shared by every connector.
+"""Order rounding to a market's steps and minimums; pure and venue-neutral, applied once before any connector.
 
 Arithmetic runs in ``EXACT``, not Python's default 28-digit context, which silently rounds an
 18-decimal amount above 10^10: any result that would need rounding raises instead.

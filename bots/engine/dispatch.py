@@ -1,0 +1,63 @@
+"""The dispatcher: hands each due bot a tick, at the bot's own interval in seconds.
+
+django-q2 runs a schedule at most once a minute, so one schedule (``bot-dispatch``, every minute)
+starts ``dispatch()``, which loops for up to DISPATCH_RUN_S (55 s, inside the worker's timeout):
+each pass claims the bots whose ``next_tick_at`` has come and whose lease is free, by one
+conditional UPDATE, and enqueues a ``tick`` task for each. Any number of dispatchers, in any
+number of clusters on one database, may run at once: the UPDATE's row count says who claimed a
+bot, so a bot is never handed to two ticks. The lease is the claim: a tick lost with its
+worker lapses with it and the bot is claimed again.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from bots.engine import lease
+from bots.models import Bot
+
+DISPATCH_RUN_S = 55.0
+POLL_S = 0.2
+BATCH = 500
+ACTIVE = (Bot.Status.RUNNING, Bot.Status.STOPPING)
+
+
+def claim_due(now: datetime | None = None, limit: int = BATCH) -> tuple[str, list[tuple[int, datetime | None]]]:
+    """Claim up to ``limit`` due bots under one token; returns it and the (bot id, due time) pairs won."""
+    now = now or timezone.now()
+    due = list(Bot.objects.filter(lease.free(now), status__in=ACTIVE)
+               .filter(Q(next_tick_at__lte=now) | Q(next_tick_at__isnull=True, status=Bot.Status.STOPPING))
+               .order_by("next_tick_at").values_list("pk", "next_tick_at")[:limit])
+    if not due:
+        return "", []
+    token = lease.new_token()
+    Bot.objects.filter(lease.free(now), pk__in=[pk for pk, _ in due], status__in=ACTIVE).update(
+        lease_owner=token, lease_until=now + timezone.timedelta(seconds=lease.lease_s()))
+    won = set(Bot.objects.filter(pk__in=[pk for pk, _ in due], lease_owner=token).values_list("pk", flat=True))
+    return token, [(pk, due_at) for pk, due_at in due if pk in won]
+
+
+def dispatch_once(now: datetime | None = None) -> int:
+    """One pass: claim the due bots and enqueue their ticks; returns how many were enqueued."""
+    from django_q.tasks import async_task
+
+    token, claimed = claim_due(now)
+    for bot_id, due_at in claimed:
+        async_task("bots.tasks.tick_task", bot_id, token, due_at.isoformat() if due_at else None,
+                   task_name=f"tick-{bot_id}-{token[:8]}")
+    return len(claimed)
+
+
+def dispatch(run_s: float = DISPATCH_RUN_S, poll_s: float = POLL_S) -> int:
+    """Pass after pass for ``run_s`` seconds; returns how many ticks were enqueued."""
+    end = time.monotonic() + run_s
+    total = 0
+    while True:
+        total += dispatch_once()
+        if time.monotonic() + poll_s >= end:
+            return total
+        time.sleep(poll_s)

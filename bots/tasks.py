@@ -1,0 +1,15 @@
+"""django-q2 entry points of the bot engine: thin, safe to run twice (the lease decides)."""
+
+from datetime import datetime
+
+from bots.engine import dispatch, tick
+
+
+def dispatch_task(run_s: float = dispatch.DISPATCH_RUN_S) -> int:
+    """The every-minute schedule: hand due bots their ticks for ~55 s; returns how many."""
+    return dispatch.dispatch(run_s=run_s)
+
+
+def tick_task(bot_id: int, token: str, due_at: str | None = None) -> str:
+    """One tick of one bot under the lease ``token`` the dispatcher claimed; its outcome in words."""
+    return tick.run(bot_id, token, datetime.fromisoformat(due_at) if due_at else None).outcome
