@@ -8,11 +8,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bots.models import Bot
+from exchanges.connectors.base import OrderInfo
 from exchanges.services import save_credentials
 from ledger.models import BotTrade, PnlState, QuarantinedFill, TradeSyncCursor
 from ledger.services import sync_trades
 from tests.factories import BotFactory, ExchangeAccountFactory
 from tests.fakes.bitmart import FakeBitmart
+from tests.ownership import own_order
 
 D = Decimal
 KEY, SECRET, MEMO = "bm-key-sync-4b1d", "bm-secret-sync-8e2f", "bm-memo-sync"
@@ -37,6 +39,17 @@ def bitmart_bot(fake, created_at=T0):
     bot = BotFactory(client=account.client, account=account, symbol="SHARP/USDT")
     Bot.objects.filter(pk=bot.pk).update(created_at=created_at)
     bot.refresh_from_db()
+    # Trade sync books only fills of the bot's own orders (bots/ownership.py): the fake's history
+    # is filled by one order of this bot unless a test says otherwise.
+    order_id = f"9{bot.pk:06d}"
+    own_order(bot, OrderInfo(exchange_order_id=order_id, client_order_id="", symbol=bot.symbol, side="buy",
+                             kind="limit", amount=D("1000000"), price=D("0.0125"), filled=D(0), status="open"))
+    record = fake.record_trade
+
+    def record_trade(*args, order_id=order_id, **kwargs):
+        return record(*args, order_id=order_id, **kwargs)
+
+    fake.record_trade = record_trade
     return bot
 
 
