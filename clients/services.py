@@ -9,14 +9,19 @@ from clients.validators import validate_wallet_address
 
 
 @transaction.atomic
-def create_client(*, name: str, role: str = Client.Role.CLIENT, wallets: list[tuple[str, str]] = ()) -> Client:
+def create_client(*, name: str, role: str = Client.Role.CLIENT, wallets: list[tuple[str, str]] = (),
+                  email: str = "", management_mode: str = Client.ManagementMode.MANAGED) -> Client:
     """A client with its (chain, address) wallets; invalid input raises ValidationError, nothing written."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A client needs a name."})
     if role not in Client.Role.values:
         raise ValidationError({"role": f"Role must be one of {', '.join(Client.Role.values)}."})
-    client = Client.objects.create(name=name, role=role)
+    if management_mode not in Client.ManagementMode.values:
+        raise ValidationError({"management_mode": "management_mode is self or managed."})
+    client = Client(name=name, role=role, email=(email or "").strip(), management_mode=management_mode)
+    client.full_clean(exclude=["user"])
+    client.save()
     for chain, address in wallets:
         add_wallet(client, chain=chain, address=address)
     return client
