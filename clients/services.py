@@ -48,3 +48,64 @@ def create_operator(username: str, *, password: str | None = None, superuser: bo
     else:
         user = User.objects.create_user(username=username, password=password, is_staff=True)
     return user, password
+
+
+BAD_SOLANA_KEY = "A Solana private key is the base58 keypair (64 bytes) or its JSON array of 64 numbers."
+WALLET_OF_ANOTHER_CLIENT = "This wallet already belongs to another client."
+
+
+def _solana_keypair(private_key: str):
+    import json
+
+    from solders.keypair import Keypair
+
+    text = (private_key or "").strip()
+    try:
+        if text.startswith("["):
+            numbers = json.loads(text)
+            return Keypair.from_bytes(bytes(numbers))
+        return Keypair.from_base58_string(text)
+    except Exception:  # noqa: BLE001  whatever is wrong with it, the message must not quote it
+        raise ValidationError({"private_key": BAD_SOLANA_KEY}) from None
+
+
+@transaction.atomic
+def store_wallet_key(client: Client, *, private_key: str, actor: str, label: str = "trading") -> Wallet:
+    """The client's Solana trading wallet with its private key stored encrypted (replacing any), audited.
+
+    The wallet's address is the key's public key, so a key cannot be stored under another address.
+    """
+    from bots.models import AuditEvent
+    from django.utils import timezone
+
+    from exchanges import crypto
+    from pipelabs.logging import register_secret
+
+    keypair = _solana_keypair(private_key)
+    register_secret(private_key.strip())
+    address = str(keypair.pubkey())
+    wallet = Wallet.objects.select_for_update().filter(chain=Wallet.Chain.SOLANA, address=address).first()
+    if wallet is not None and wallet.client_id != client.pk:
+        raise ValidationError({"private_key": WALLET_OF_ANOTHER_CLIENT})
+    replaced = bool(wallet and wallet.private_key_encrypted)
+    if wallet is None:
+        wallet = Wallet(client=client, chain=Wallet.Chain.SOLANA, address=address, label=label)
+    wallet.private_key_encrypted = crypto.encrypt(private_key.strip())
+    wallet.key_added_by = actor
+    wallet.key_connected_at = timezone.now()
+    wallet.save()
+    AuditEvent.objects.create(actor=actor, action="wallet_key_replaced" if replaced else "wallet_key_added",
+                              client=client, target=str(wallet), changes={"address": address})
+    return wallet
+
+
+@transaction.atomic
+def clear_wallet_key(wallet: Wallet, *, actor: str) -> Wallet:
+    """Forget the wallet's private key (the wallet stays, read-only), audited."""
+    from bots.models import AuditEvent
+
+    Wallet.objects.filter(pk=wallet.pk).update(private_key_encrypted="", key_added_by="", key_connected_at=None)
+    wallet.refresh_from_db()
+    AuditEvent.objects.create(actor=actor, action="wallet_key_revoked", client_id=wallet.client_id,
+                              target=str(wallet), changes={"address": wallet.address})
+    return wallet

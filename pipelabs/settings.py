@@ -218,6 +218,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["pipelabs.api.wire.DecimalJSONParser"],
     "COERCE_DECIMAL_TO_STRING": False,
     "UNAUTHENTICATED_USER": None,
+    # ?format=csv selects an export (GET /bots/{id}/trades), not a renderer.
+    "URL_FORMAT_OVERRIDE": None,
 }
 # API tokens: random, stored as SHA-512 digests, expiring (django-rest-knox).
 REST_KNOX = {

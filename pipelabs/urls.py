@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # The client API sits at the root, path for path as the frontend calls it.
     path("", include("clients.api.urls")),
+    path("", include("bots.api.urls")),
 ]

@@ -29,12 +29,15 @@ class _Encoder(simplejson.JSONEncoder):
 
 
 class _Fixed(Decimal):
-    """Written in positional notation (0.000000000000000001, not 1E-18): simplejson writes str()."""
+    """Written in positional notation (0.000000000000000001, not 1E-18) without the trailing zeros of
+    a DECIMAL(38, 18) column (1.5, not 1.500000000000000000): simplejson writes str(). Not
+    normalize(), which rounds past the context's 28 digits."""
 
     __slots__ = ()
 
     def __str__(self):
-        return format(self, "f")
+        text = format(self, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _positional(value):
