@@ -141,3 +141,17 @@ def create_bot_for(client: Client, data: dict, *, actor: str) -> tuple[Bot, str 
         bot = create_bot(client=client, account=account, name=name, bot_type=bot_type, symbol=pair,
                          config=config, actor=actor)
     return bot, LEGACY_PAIR_NOTICE if legacy else None
+
+
+def account_with_keys(client: Client, *, exchange: str, name: str, keys: Keys, actor: str) -> ExchangeAccount:
+    """Find or make the client's account ``name`` at ``exchange`` and store the keys given, all or nothing."""
+    exchange = (exchange or "").strip().lower()
+    if not exchange:
+        raise ValidationError({"exchange": CONNECTOR_REQUIRED})
+    if not keys.has_api_key and not keys.private_key:
+        raise ValidationError({"api_key": CREDENTIALS_REQUIRED})
+    with transaction.atomic():
+        account = _account(client, name=(name or DEFAULT_ACCOUNT).strip() or DEFAULT_ACCOUNT, exchange=exchange,
+                           actor=actor)
+        store_keys(account, keys, actor=actor)
+    return account

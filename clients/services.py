@@ -109,3 +109,98 @@ def clear_wallet_key(wallet: Wallet, *, actor: str) -> Wallet:
     AuditEvent.objects.create(actor=actor, action="wallet_key_revoked", client_id=wallet.client_id,
                               target=str(wallet), changes={"address": wallet.address})
     return wallet
+
+
+CLIENT_HAS_LIVE_BOTS = "Stop this client's running bots before deleting it: {names}."
+WALLET_IN_USE = "This wallet signs for an exchange account; remove the account first."
+UPDATABLE_CLIENT_FIELDS = ("name", "email", "role", "management_mode", "is_active")
+
+
+def _audit(*, actor: str, action: str, client: Client | None, target: str, changes: dict):
+    from bots.models import AuditEvent  # bots depends on clients, not the other way round
+
+    AuditEvent.objects.create(actor=actor, action=action, client=client, target=target, changes=changes)
+
+
+@transaction.atomic
+def update_client(client: Client, *, actor: str, **changes) -> Client:
+    """Change the client's own fields (UPDATABLE_CLIENT_FIELDS), validated and audited old → new."""
+    unknown = sorted(set(changes) - set(UPDATABLE_CLIENT_FIELDS))
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed." for field in unknown})
+    current = Client.objects.select_for_update().get(pk=client.pk)
+    diff = {field: [getattr(current, field), value] for field, value in changes.items()
+            if getattr(current, field) != value}
+    if not diff:
+        return current
+    for field in diff:
+        setattr(current, field, changes[field])
+    if "name" in diff:
+        current.name = (current.name or "").strip()
+    current.full_clean(exclude=["user", "account_identifier"])
+    current.save(update_fields=[*diff, "updated_at"])
+    _audit(actor=actor, action="client.update", client=current, target=str(current), changes=diff)
+    if "is_active" in diff and not current.is_active and current.user_id:
+        from clients.signin import revoke_tokens
+
+        revoke_tokens(current.user)
+    return current
+
+
+@transaction.atomic
+def delete_client(client: Client, *, actor: str) -> int:
+    """Delete a client with its wallets, accounts and stopped bots; refused while any bot runs."""
+    from bots.models import Bot
+    from bots.services import UNDELETABLE_STATUSES, delete_bots
+
+    current = Client.objects.select_for_update().get(pk=client.pk)
+    bots = list(Bot.objects.filter(client=current))
+    live = [str(bot) for bot in bots if bot.status in UNDELETABLE_STATUSES]
+    if live:
+        raise ValidationError(CLIENT_HAS_LIVE_BOTS.format(names=", ".join(live)), code="client_has_live_bots")
+    delete_bots(bots, actor=actor)
+    _audit(actor=actor, action="client.delete", client=None, target=str(current),
+           changes={"client_id": current.pk, "account_identifier": current.account_identifier})
+    user = current.user
+    pk = current.pk
+    current.exchange_accounts.update(wallet=None)
+    current.delete()
+    if user is not None:
+        from clients.signin import revoke_tokens
+
+        revoke_tokens(user)
+        user.delete()
+    return pk
+
+
+@transaction.atomic
+def change_wallet(wallet: Wallet, *, actor: str, address: str | None = None, chain: str | None = None,
+                  label: str | None = None) -> Wallet:
+    chain = chain or wallet.chain
+    try:
+        address = validate_wallet_address(chain, address if address is not None else wallet.address)
+    except ValueError as exc:
+        raise ValidationError({"address": str(exc)}) from exc
+    if (address, chain) != (wallet.address, wallet.chain):
+        if wallet.exchange_accounts.exists() or wallet.private_key_encrypted:
+            raise ValidationError({"address": WALLET_IN_USE})
+        if Wallet.objects.filter(chain=chain, address=address).exclude(pk=wallet.pk).exists():
+            raise ValidationError({"address": "This wallet already belongs to a client."})
+    old = {"address": wallet.address, "chain": wallet.chain, "label": wallet.label}
+    wallet.address, wallet.chain = address, chain
+    if label is not None:
+        wallet.label = label.strip()[:100]
+    wallet.save()
+    _audit(actor=actor, action="wallet.update", client=wallet.client, target=str(wallet),
+           changes={"old": old, "new": {"address": wallet.address, "chain": wallet.chain, "label": wallet.label}})
+    return wallet
+
+
+@transaction.atomic
+def remove_wallet(wallet: Wallet, *, actor: str) -> int:
+    if wallet.exchange_accounts.exists():
+        raise ValidationError({"wallet": WALLET_IN_USE})
+    pk = wallet.pk
+    _audit(actor=actor, action="wallet.delete", client=wallet.client, target=str(wallet), changes={"address": wallet.address})
+    wallet.delete()
+    return pk

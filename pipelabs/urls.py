@@ -19,4 +19,5 @@ urlpatterns = [
     # The client API sits at the root, path for path as the frontend calls it.
     path("", include("clients.api.urls")),
     path("", include("bots.api.urls")),
+    path("", include("ledger.api.urls")),
 ]
