@@ -42,3 +42,8 @@ class WalletAdmin(admin.ModelAdmin):
     search_fields = ("address", "client__name", "label")
     list_select_related = ("client",)
     readonly_fields = ("created_at",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A wallet stays with the client that proved it: moving it would hand its key and its bots'
+        # history to someone else. Remove it and add it to the other client instead.
+        return (*self.readonly_fields, "client") if obj else self.readonly_fields

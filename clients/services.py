@@ -37,16 +37,40 @@ def add_wallet(client: Client, *, chain: str, address: str, label: str = "") -> 
     return Wallet.objects.create(client=client, chain=chain, address=address, label=label)
 
 
-def create_operator(username: str, *, password: str | None = None, superuser: bool = True):
-    """A staff login for the admin; returns (user, password). A generated password is returned once."""
+def clean_username(username: str) -> str:
+    """The login as stored, or ValidationError({"username": why})."""
+    username = (username or "").strip()
+    User = get_user_model()
+    try:
+        if not username:
+            raise ValidationError("It is empty.")
+        User.username_validator(username)
+        User._meta.get_field("username").run_validators(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": f"{username!r} is not a valid login: {' '.join(exc.messages)}"}) from None
+    return username
+
+
+@transaction.atomic
+def create_operator(username: str, *, password: str | None = None, role: str | None = None):
+    """A staff login for the admin; returns (user, password). A generated password is returned once.
+
+    With a role (pipelabs.roles: support, trader, admin) the login gets that group's rights;
+    without one it is a superuser, as the local demo's operator is.
+    """
+    from pipelabs.roles import ROLES, ensure_roles
+
+    username = clean_username(username)
+    if role is not None and role not in ROLES:
+        raise ValidationError({"role": f"Role must be one of {', '.join(ROLES)}, not {role!r}."})
     password = password or secrets.token_urlsafe(12)
     User = get_user_model()
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": f"Operator {username!r} already exists."})
-    if superuser:
-        user = User.objects.create_superuser(username=username, password=password, email="")
-    else:
-        user = User.objects.create_user(username=username, password=password, is_staff=True)
+    if role is None:
+        return User.objects.create_superuser(username=username, password=password, email=""), password
+    user = User.objects.create_user(username=username, password=password, is_staff=True)
+    user.groups.add(ensure_roles()[role])
     return user, password
 
 

@@ -245,7 +245,7 @@ def test_check_exchange_prints_markets_and_balances():
 
     text = out.getvalue()
     assert "Markets: 3 (BTC/USDT, SHARP/USDT, SOL/USDC)" in text
-    assert "USDT: available 10000" in text and text.rstrip().endswith("OK")
+    assert "USDT: available 10,000, locked 0" in text and text.rstrip().endswith("OK")
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from exchanges.errors import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.registry import connector_for
 from exchanges.services import connector_failed
+from pipelabs.display import amount
 
 SHOWN_MARKETS = 10
 
@@ -39,5 +40,5 @@ class Command(BaseCommand):
         held = [b for b in balances if b.total]
         self.stdout.write(f"Balance: {len(held)} assets held")
         for balance in held:
-            self.stdout.write(f"  {balance.asset}: available {balance.available}, locked {balance.locked}")
+            self.stdout.write(f"  {balance.asset}: available {amount(balance.available)}, locked {amount(balance.locked)}")
         self.stdout.write(self.style.SUCCESS("OK"))

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledger.management.commands._args import add_bot_arguments, selected_bots
 from ledger.services import rebuild_pnl
+from pipelabs.display import amount
 
 
 class Command(BaseCommand):
@@ -15,7 +16,7 @@ class Command(BaseCommand):
         for bot in selected_bots(options):
             result = rebuild_pnl(bot)
             after = result.after
-            summary = f"bot {bot.pk}: {after['trade_count']} trades, realized {after['realized']}, position {after['position']}"
+            summary = f"bot {bot.pk}: {after['trade_count']} trades, realized {amount(after['realized'])}, position {amount(after['position'])}"
             if not result.differences:
                 self.stdout.write(self.style.SUCCESS(f"{summary}: same as the incremental figures"))
                 continue
@@ -26,6 +27,6 @@ class Command(BaseCommand):
                     changed = sorted({*before, *now} - {k for k in before if before.get(k) == now.get(k)})
                     self.stdout.write(f"  rollups: {len(changed)} bucket(s) differ, e.g. {changed[:3]}")
                 else:
-                    self.stdout.write(f"  {name}: {before} -> {now}")
+                    self.stdout.write(f"  {name}: {amount(before)} -> {amount(now)}")
         if differing:
             raise CommandError(f"{differing} bot(s) had incremental figures that differed; they are rebuilt now.")

@@ -6,7 +6,7 @@ from django.db import transaction
 from bots.models import Bot
 from bots.services import create_bot
 from clients.models import Client
-from clients.services import create_client, create_operator
+from clients.services import clean_username, create_client, create_operator
 from exchanges.models import ExchangeAccount
 from exchanges.services import save_account
 
@@ -21,9 +21,6 @@ DEMO_BOTS = [
 ]
 
 
-BAD_USERNAME = "--username {username!r} is not a valid login: {reason}"
-
-
 class Command(BaseCommand):
     help = "Create an operator login (printed once) and a demo client with bots on the paper exchange."
 
@@ -31,15 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="operator")
 
     def handle(self, *args, username, **options):
-        username = username.strip()
-        User = get_user_model()
         try:
-            User.username_validator(username)
-            User._meta.get_field("username").run_validators(username)
-            if not username:
-                raise ValidationError("is empty")
+            username = clean_username(username)
         except ValidationError as exc:
-            raise CommandError(BAD_USERNAME.format(username=username, reason=" ".join(exc.messages))) from None
+            raise CommandError(f"--username {exc.message_dict['username'][0]}") from None
         if get_user_model().objects.filter(username=username).exists():
             self.stdout.write(f"operator {username!r} exists already (reset: manage.py changepassword {username})")
         else:
