@@ -58,10 +58,13 @@ def principal_for_user(user) -> Principal:
     if client is not None:
         if not client.is_active:
             raise exceptions.AuthenticationFailed("This client is deactivated.")
-        return Principal(user.pk, client.pk, client.name, client.is_admin or user.is_staff,
+        return Principal(user.pk, client.pk, client.name, client.is_admin,
                          f"client:{client.account_identifier}")
     if user.is_staff:
-        return Principal(user.pk, None, user.get_username(), True, user.get_username())
+        # Only a full admin operator acts on every client through the API; support and trader
+        # operators (pipelabs/roles.py) have no client, so they see nothing here.
+        is_admin = user.is_superuser or user.groups.filter(name="admin").exists()
+        return Principal(user.pk, None, user.get_username(), is_admin, user.get_username())
     raise exceptions.AuthenticationFailed(NO_CLIENT)
 
 
