@@ -250,6 +250,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Swagger UI would otherwise send the schema to validator.swagger.io for a badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Our routes answer with and without a trailing slash; document them as the frontend calls them.
+    "PREPROCESSING_HOOKS": ["pipelabs.api.base.paths_without_trailing_slash"],
+    "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"]},
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- django-q2 -------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class BotsView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter(name, str, required=False)
                     for name in ("account", "bot_type", "status", "include_balances", "page", "page_size")],
-        responses=BotListSerializer, tags=["bots"],
+        responses=BotListSerializer, tags=["bots"], operation_id="bots_list",
     )
     def get(self, request):
         page, size = _page(request)

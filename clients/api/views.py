@@ -86,6 +86,9 @@ class VerifyView(APIView):
 
 
 WALLET_NOT_FOUND = "Wallet not found."
+WALLET = inline_serializer("Wallet", {"id": serializers.IntegerField(), "address": serializers.CharField(),
+                                      "chain": serializers.CharField(), "label": serializers.CharField(),
+                                      "has_key": serializers.BooleanField()})
 NO_KEY = "This client has no trading-wallet key."
 STATUS_ACTIVE = {"active": True, "inactive": False}
 
@@ -112,7 +115,7 @@ class ClientsView(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(responses=inline_serializer("ClientList", {"clients": ClientOutSerializer(many=True)}),
-                   tags=["clients"])
+                   tags=["clients"], operation_id="clients_list")
     def get(self, request):
         return Response({"clients": [client_json(c) for c in _with_relations(Client.objects.order_by("id"))]})
 
@@ -235,8 +238,6 @@ class RotateKeyView(APIView):
         services.store_wallet_key(client, private_key=body.validated_data["private_key"], actor=request.user.actor)
         return Response(key_status_json(client))
 
-    post = put
-
 
 class RevokeKeyView(APIView):
     @extend_schema(responses=KEY_STATUS, tags=["clients"])
@@ -277,7 +278,7 @@ class CredentialsView(APIView):
     """The caller's own exchange keys (an admin names the client with X-Client-ID); previews only."""
 
     @extend_schema(tags=["clients"], responses=inline_serializer(
-        "Credentials", {"client_id": serializers.IntegerField(), "credentials": serializers.ListField()}))
+        "CredentialList", {"client_id": serializers.IntegerField(), "credentials": serializers.ListField()}))
     def get(self, request):
         client = acting_client(request.user, header=request.headers.get("X-Client-ID"))
         accounts = ExchangeAccount.objects.filter(client=client).select_related("credential", "wallet")
@@ -293,8 +294,8 @@ class CredentialsView(APIView):
 class WalletAddView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=WalletInSerializer, responses={201: None},
-                   tags=["clients"])
+    @extend_schema(request=WalletInSerializer, responses={201: WALLET}, tags=["clients"],
+                   operation_id="client_wallet_add")
     def put(self, request, client_id):
         client = access_client(request.user, client_id)
         body = WalletInSerializer(data=request.data)
@@ -305,8 +306,6 @@ class WalletAddView(APIView):
         chain = data.get("chain") or (found[0] if found else "solana")
         wallet = services.add_wallet(client, chain=chain, address=address, label=data.get("label", ""))
         return Response(wallet_json(wallet), status=201)
-
-    post = put
 
 
 class WalletDetailView(APIView):
@@ -320,7 +319,7 @@ class WalletDetailView(APIView):
             raise Http404(WALLET_NOT_FOUND)
         return wallet
 
-    @extend_schema(request=WalletInSerializer, tags=["clients"])
+    @extend_schema(request=WalletInSerializer, responses=WALLET, tags=["clients"])
     def put(self, request, client_id, wallet_id):
         wallet = self._wallet(request, client_id, wallet_id)
         body = WalletInSerializer(data=request.data)
@@ -331,7 +330,8 @@ class WalletDetailView(APIView):
                                         chain=data.get("chain"), label=data.get("label"))
         return Response(wallet_json(wallet))
 
-    @extend_schema(tags=["clients"])
+    @extend_schema(tags=["clients"], responses=inline_serializer("WalletDeleted", {
+        "status": serializers.CharField(), "id": serializers.IntegerField()}))
     def delete(self, request, client_id, wallet_id):
         wallet = self._wallet(request, client_id, wallet_id)
         return Response(deleted(services.remove_wallet(wallet, actor=request.user.actor)))

@@ -15,7 +15,7 @@ from pipelabs.api.base import IsAdmin
 PRICE_NOT_FOUND = "Price not found: no stored price for {pair} on {connector} yet."
 PRICE_PARAMS = "Give connector and pair, e.g. ?connector=bitmart&pair=SHARP/USDT."
 
-BALANCE = inline_serializer("Balance", {
+BALANCE = inline_serializer("AccountBalance", {
     "asset": serializers.CharField(), "total": serializers.DecimalField(38, 18),
     "available": serializers.DecimalField(38, 18), "locked": serializers.DecimalField(38, 18),
     "exchange": serializers.CharField(), "taken_at": serializers.DateTimeField(),

@@ -21,3 +21,9 @@ class IsAdmin(BasePermission):
 
 def deleted(id_, key: str = "id") -> dict:
     return {"status": "deleted", key: id_}
+
+
+def paths_without_trailing_slash(endpoints):
+    """drf-spectacular hook: ``/bots/`` (from ``^bots/?$``) documented as ``/bots``."""
+    return [(path.rstrip("/") if regex.endswith("/?$") else path, regex, method, callback)
+            for path, regex, method, callback in endpoints]
