@@ -2,8 +2,10 @@
 
 DRF's encoder turns a Decimal into a float (or, with COERCE_DECIMAL_TO_STRING, into a string);
 the frontend does arithmetic on balances and P&L, so it needs numbers, and we need them exact.
-simplejson (``use_decimal``) writes ``str(Decimal)`` as the number and parses every JSON number
-into a Decimal, never through a binary float.
+simplejson (``use_decimal``) writes ``str(Decimal)`` as the number (so 1E-18 stays 1E-18, a valid
+JSON number, rather than being rewritten: a walk over every answer to reformat numbers costs more
+than the rest of a 100-bot list) and parses every JSON number into a Decimal, never through a
+binary float.
 """
 
 from __future__ import annotations
@@ -28,30 +30,8 @@ class _Encoder(simplejson.JSONEncoder):
         return DrfEncoder().default(o)
 
 
-class _Fixed(Decimal):
-    """Written in positional notation (0.000000000000000001, not 1E-18) without the trailing zeros of
-    a DECIMAL(38, 18) column (1.5, not 1.500000000000000000): simplejson writes str(). Not
-    normalize(), which rounds past the context's 28 digits."""
-
-    __slots__ = ()
-
-    def __str__(self):
-        text = format(self, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _positional(value):
-    if isinstance(value, Decimal):
-        return _Fixed(value) if value.is_finite() else value
-    if isinstance(value, dict):
-        return {key: _positional(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_positional(item) for item in value]
-    return value
-
-
 def dumps(data) -> bytes:
-    return simplejson.dumps(_positional(data), cls=_Encoder, use_decimal=True, ensure_ascii=False,
+    return simplejson.dumps(data, cls=_Encoder, use_decimal=True, ensure_ascii=False,
                             separators=(",", ":"), allow_nan=False).encode()
 
 

