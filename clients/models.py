@@ -112,3 +112,20 @@ class SignInNonce(models.Model):
 
     def __str__(self):
         return f"sign-in nonce for {self.chain}:{self.address}"
+
+
+class IdempotentRequest(models.Model):
+    """A POST with side effects done under an ``Idempotency-Key``: its answer, replayed on a retry."""
+
+    owner = models.CharField(max_length=64, help_text="The caller (user and client ids).")
+    key = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while in progress.")
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotent_request_unique_key")]
+
+    def __str__(self):
+        return f"{self.owner} {self.key}"

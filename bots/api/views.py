@@ -22,8 +22,11 @@ from ledger.models import BotTrade
 from ledger.selectors import balances_for_bot, pnl_for_bot, stats_for_bot, summaries_for_bots, volume_for_bots
 from pipelabs.api.base import deleted
 from pipelabs.api.exceptions import Conflict
+from pipelabs.api.idempotency import HEADER, idempotent
 
 DEFAULT_PAGE_SIZE = 100
+IDEMPOTENCY_KEY = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False,
+                                   description="Retry-safe: the same key and body answer the first result again.")
 MAX_PAGE_SIZE = 500
 TRUE = ("1", "true", "yes", "on")
 BAD_PAGE = "{name} is a whole number from 1 to {high}."
@@ -76,7 +79,9 @@ class BotsView(APIView):
             items = [bot_json(bot, now) for bot in bots]
         return Response({"bots": items, "count": count, "page": page, "page_size": size})
 
-    @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"])
+    @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
+                   parameters=[IDEMPOTENCY_KEY])
+    @idempotent
     def post(self, request):
         return create(request)
 
@@ -96,7 +101,9 @@ def create(request):
 
 
 class BotCreateView(APIView):
-    @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"])
+    @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
+                   parameters=[IDEMPOTENCY_KEY])
+    @idempotent
     def post(self, request):
         return create(request)
 

@@ -276,3 +276,20 @@ def test_add_exchange_credentials(acme):
     assert SECRET.encode() not in response.content and API_KEY.encode() not in response.content
     assert api.post(f"/bots/{bot.pk}/add-exchange-credentials", {}).status_code == 400
     assert api.post(f"/bots/{bot.pk}/add-exchange-credentials", {"api_key": 5, "api_secret": []}).status_code == 400
+
+
+def test_idempotency_key_replays_the_first_answer(acme):
+    client, api, _ = acme
+    payload = {"pair": "SHARP/USDT", "account": "main", "name": "once"}
+    first = api.post("/bots", payload, HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/bots/", payload, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 201
+    assert body(first) == body(again) and again["Idempotent-Replayed"] == "true"
+    assert Bot.objects.filter(name="once").count() == 1
+    assert api.post("/bots", {**payload, "name": "other"}, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 409
+    assert api.post("/bots", {**payload, "config": {"nope": 1}}, HTTP_IDEMPOTENCY_KEY="k-2").status_code == 400
+    assert api.post("/bots", {**payload, "name": "fixed"}, HTTP_IDEMPOTENCY_KEY="k-2").status_code == 201
+    other_api = client_with_token("other")[1]
+    ExchangeAccountFactory(client=Bot.objects.first().client.__class__.objects.get(name="other"), name="main")
+    assert other_api.post("/bots", payload, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 201  # keys are per caller
+    assert api.post("/bots", payload, HTTP_IDEMPOTENCY_KEY="x" * 101).status_code == 400
