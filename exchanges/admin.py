@@ -1,49 +1,26 @@
-from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from urllib.parse import urlsplit
+
+from exchanges.forms import SECRET_FIELDS, VENUE_NAMES, AccountForm, venue_fields
 from exchanges.models import ExchangeAccount, ExchangeCredential, PaperBalance, PaperMarket, PaperOrder
-from exchanges.services import TEST_QUEUED, account_errors, queue_connection_test, save_account, save_credentials
+from exchanges.services import TEST_QUEUED, queue_connection_test, save_account, save_credentials
 from pipelabs.admin import ReadOnlyAdmin
-from pipelabs.forms import StrictJSONField
 
-SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
-SECRET_FIELDS = ("api_key", "secret", "memo", "passphrase")
-
-
-class ExchangeAccountForm(forms.ModelForm):
-    """Credentials are typed here, encrypted on save, and never shown again (only a hint)."""
-
-    api_key = forms.CharField(required=False, widget=SECRET_WIDGET, help_text="Leave empty to keep the stored key.")
-    secret = forms.CharField(required=False, widget=SECRET_WIDGET)
-    memo = forms.CharField(required=False, widget=SECRET_WIDGET, label="Memo / uid", help_text="BitMart's memo.")
-    passphrase = forms.CharField(required=False, widget=SECRET_WIDGET)
-    test_after_save = forms.BooleanField(required=False, initial=True, label="Test the key after saving",
-                                         help_text="A worker asks the exchange; the answer appears on this page.")
-    options = StrictJSONField(help_text=ExchangeAccount._meta.get_field("options").help_text)
-
-    class Meta:
-        model = ExchangeAccount
-        fields = ("client", "exchange", "name", "wallet", "options")
-
-    def clean(self):
-        data = super().clean()
-        if "exchange" in data and "options" in data:
-            for field, problems in account_errors(exchange=data["exchange"], options=data["options"]).items():
-                for problem in problems:
-                    self.add_error(field, problem)
-        if bool(data.get("api_key")) != bool(data.get("secret")):
-            raise forms.ValidationError("Enter both the API key and the secret, or neither.")
-        client, wallet = data.get("client"), data.get("wallet")
-        if client and wallet and wallet.client_id != client.pk:
-            # The account's bots would sign with another client's key.
-            self.add_error("wallet", "This wallet belongs to another client.")
-        if self.instance.pk and client and client.pk != self.instance.client_id and self.instance.bots.exists():
-            self.add_error("client", "This account has bots; its client cannot change. "
-                                     "Delete or move the bots first.")
-        return data
+def _shown(value) -> str:
+    """An option as a viewer may see it: a URL by its host only (a provider's URL can carry its key)."""
+    if isinstance(value, str) and "://" in value:
+        return urlsplit(value).netloc or "—"
+    if isinstance(value, dict):
+        return ", ".join(sorted(value))
+    return str(value)
 
 
 class CredentialInline(admin.StackedInline):
@@ -63,14 +40,54 @@ class CredentialInline(admin.StackedInline):
 @method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="changeform_view")
 @admin.register(ExchangeAccount)
 class ExchangeAccountAdmin(admin.ModelAdmin):
-    form = ExchangeAccountForm
+    form = AccountForm
     list_display = ("__str__", "client", "exchange", "key", "key_status", "created_at")
     readonly_fields = ("test_status", "tested_at", "test_message")
+    TEST_FIELDS = readonly_fields
+
+    def _venue(self, request, obj):
+        return obj.exchange if obj else (request.POST.get("exchange") or request.GET.get("exchange"))
+
+    def get_readonly_fields(self, request, obj=None):
+        # The venue is fixed once saved: its bots, orders and figures belong to that venue.
+        return ("exchange", *self.TEST_FIELDS) if obj else ()
+
+    def get_fieldsets(self, request, obj=None):
+        venue = self._venue(request, obj)
+        if obj and not self.has_change_permission(request, obj):
+            return [(None, {"fields": ("client", "exchange", "name", "wallet", "settings", "key")}),
+                    ("Last connection test", {"fields": self.TEST_FIELDS})]
+        fields = venue_fields(venue)
+        settings = [name for name in fields if name not in (*SECRET_FIELDS, "test_after_save")]
+        keys = [name for name in fields if name not in settings]
+        fieldsets = [(None, {"fields": ("client", "exchange", "name")})]
+        if not venue:
+            fieldsets[0][1]["description"] = "Choose the venue and save: its settings and key fields follow."
+        if settings:
+            fieldsets.append((f"{VENUE_NAMES.get(venue, venue)} settings", {"fields": settings}))
+        if keys:
+            fieldsets.append(("API key", {"fields": keys, "description": (
+                "Encrypted when saved and never shown again; the list shows the key's last four characters.")}))
+        if obj:
+            fieldsets.append(("Last connection test", {"fields": self.TEST_FIELDS}))
+        return fieldsets
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The add page asks only for the venue; its settings and key are on the account's page.
+        if "_addanother" in request.POST or "_popup" in request.POST or not venue_fields(obj.exchange):
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"Account {obj} saved. Set its venue settings and key below.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:exchanges_exchangeaccount_change", args=[obj.pk]))
     list_filter = ("exchange",)
     search_fields = ("name", "client__name")
     list_select_related = ("client", "credential")
     inlines = [CredentialInline]
     actions = ["test_connection"]
+
+    @admin.display(description="Settings")
+    def settings(self, account):
+        return format_html_join(mark_safe("<br>"), "{}: {}", (
+            (key, _shown(value)) for key, value in sorted((account.options or {}).items()))) or "defaults"
 
     @admin.display(description="Key")
     def key(self, account):

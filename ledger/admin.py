@@ -1,8 +1,20 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from pipelabs.admin import ReadOnlyAdmin
 
-from ledger.models import BalanceRefresh, BalanceSnapshot, BotTrade, DailyRollup, PnlState, PriceSnapshot, TradeSyncCursor
+from ledger.models import (
+    BalanceRefresh,
+    BalanceSnapshot,
+    BotTrade,
+    DailyRollup,
+    PnlState,
+    PriceHistory,
+    PriceSnapshot,
+    QuarantinedFill,
+    TradeSyncCursor,
+)
 
 
 class LedgerAdmin(ReadOnlyAdmin):
@@ -23,7 +35,7 @@ class BotTradeAdmin(LedgerAdmin):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(LedgerAdmin):
-    list_display = ("taken_at", "account", "asset", "available", "locked", "total", "usd_value")
+    list_display = ("taken_at", "confirmed_at", "account", "asset", "available", "locked", "total", "usd_value")
     list_filter = ("asset",)
     search_fields = ("account__name", "account__client__name", "asset")
     list_select_related = ("account",)
@@ -53,6 +65,14 @@ class PriceSnapshotAdmin(LedgerAdmin):
     search_fields = ("symbol",)
 
 
+@admin.register(PriceHistory)
+class PriceHistoryAdmin(LedgerAdmin):
+    list_display = ("taken_at", "symbol", "exchange", "price", "source")
+    list_filter = ("exchange", "source")
+    search_fields = ("symbol",)
+    date_hierarchy = "taken_at"
+
+
 @admin.register(BalanceRefresh)
 class BalanceRefreshAdmin(LedgerAdmin):
     list_display = ("account", "last_success_at", "last_attempt_at", "is_stale", "last_error")
@@ -64,3 +84,20 @@ class BalanceRefreshAdmin(LedgerAdmin):
 class TradeSyncCursorAdmin(LedgerAdmin):
     list_display = ("bot", "last_trade_at", "last_synced_at", "last_error")
     list_select_related = ("bot",)
+
+
+@admin.register(QuarantinedFill)
+class QuarantinedFillAdmin(LedgerAdmin):
+    """Fills a venue reported that could not be booked: what came, and why not."""
+
+    list_display = ("created_at", "bot_link", "account", "exchange_trade_id", "code", "reason")
+    list_filter = ("code",)
+    search_fields = ("exchange_trade_id", "bot__name", "reason")
+    list_select_related = ("bot", "account")
+    readonly_fields = ("bot_link", "account", "exchange_trade_id", "code", "reason", "raw", "fingerprint", "created_at")
+    exclude = ("bot",)
+    date_hierarchy = "created_at"
+
+    @admin.display(description="bot", ordering="bot__name")
+    def bot_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:bots_bot_change", args=[obj.bot_id]), obj.bot)

@@ -27,6 +27,8 @@ QUANTUM = Decimal("1e-18")
 EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
 
 FEE_NONE, FEE_BASE, FEE_QUOTE, FEE_OTHER = "none", "base", "quote", "other"
+# The unconverted_fees key of a fee amount whose currency the venue did not say.
+UNKNOWN_FEE_CURRENCY = "unknown"
 
 # (base_delta, cash, fee_value, unconverted_currency, unconverted_fee, price), all ints but the currency.
 EngineTrade = tuple[int, int, int, str, int, int]

@@ -20,11 +20,31 @@ NO_USD_PRICE = "No stored USD price for {asset}; the price refresh has not price
 
 @dataclass(frozen=True)
 class Rate:
-    """A price with where it came from: ``source`` is a PriceSnapshot source or 'stablecoin'."""
+    """A price with where it came from: ``source`` is a PriceSnapshot source or 'stablecoin'.
+
+    ``is_stale`` says it is older than its figure's age limit (settings *_MAX_AGE_S).
+    """
 
     value: Decimal
     source: str
     taken_at: datetime | None
+    is_stale: bool = False
+    exchange: str = ""
+
+    def age_s(self, now: datetime) -> int | None:
+        """Whole seconds since it was taken (0 for a time ahead of ``now``)."""
+        return None if self.taken_at is None else max(0, int((now - self.taken_at).total_seconds()))
+
+
+def max_age(name: str) -> timedelta:
+    """A figure's age limit from settings (MARK_MAX_AGE_S, USD_RATE_MAX_AGE_S, BALANCE_MAX_AGE_S)."""
+    from django.conf import settings
+
+    return timedelta(seconds=getattr(settings, name))
+
+
+def rate_of(snapshot, limit: timedelta, now: datetime) -> Rate:
+    return Rate(snapshot.price, snapshot.source, snapshot.taken_at, now - snapshot.taken_at > limit, snapshot.exchange)
 
 
 def venue_key(exchange: str, account_id: int) -> str:
@@ -48,24 +68,46 @@ def load_snapshots(symbols) -> dict[tuple[str, str], PriceSnapshot]:
     return {(s.exchange, s.symbol): s for s in PriceSnapshot.objects.filter(symbol__in=symbols)}
 
 
-def pick(snapshots: dict, exchange: str, symbol: str) -> PriceSnapshot | None:
-    """The snapshot from the bot's own exchange, else the freshest one from any exchange."""
-    own = snapshots.get((exchange, symbol))
-    if own is not None:
-        return own
-    others = [s for (_, sym), s in snapshots.items() if sym == symbol]
-    return max(others, key=lambda s: s.taken_at) if others else None
+def freshest(candidates: list, exchange: str, limit: timedelta, now: datetime):
+    """The snapshot to use among ``candidates`` (in order of preference at one venue).
+
+    The bot's own venue while its price is within ``limit``; else the freshest one anywhere, so
+    a month-old price at the bot's venue never beats a fresh one elsewhere.
+    """
+    own = [s for s in candidates if s.exchange == exchange]
+    for snapshot in own:
+        if now - snapshot.taken_at <= limit:
+            return snapshot
+    return max(candidates, key=lambda s: s.taken_at, default=None)
 
 
-def usd_rate(asset: str, exchange: str, snapshots: dict) -> Rate | None:
-    """USD per unit of ``asset``: 1 for USD stablecoins, else a stored price against a USD quote."""
+def pick(snapshots: dict, exchange: str, symbol: str, *, limit: timedelta | None = None,
+         now: datetime | None = None) -> PriceSnapshot | None:
+    """The symbol's snapshot from the bot's own exchange while fresh, else the freshest anywhere."""
+    from django.utils import timezone
+
+    candidates = [s for (_, sym), s in snapshots.items() if sym == symbol]
+    return freshest(candidates, exchange, limit or max_age("USD_RATE_MAX_AGE_S"), now or timezone.now())
+
+
+def usd_rate(asset: str, exchange: str, snapshots: dict, now: datetime | None = None) -> Rate | None:
+    """USD per unit of ``asset``: 1 for USD stablecoins, else a stored price against a USD quote.
+
+    Every USD pair at every venue is a candidate: the bot's venue (USDT, then USDC, then USD)
+    while fresh, else the freshest; ``is_stale`` past USD_RATE_MAX_AGE_S.
+    """
+    from django.utils import timezone
+
     if is_usd_stable(asset):
         return Rate(Decimal(1), "stablecoin", None)
-    for symbol in usd_symbols(asset):
-        snapshot = pick(snapshots, exchange, symbol)
-        if snapshot is not None:
-            return Rate(snapshot.price, snapshot.source, snapshot.taken_at)
-    return None
+    now = now or timezone.now()
+    limit = max_age("USD_RATE_MAX_AGE_S")
+    symbols = usd_symbols(asset)
+    candidates = sorted(
+        (s for (_, sym), s in snapshots.items() if sym in symbols), key=lambda s: symbols.index(s.symbol)
+    )
+    snapshot = freshest(candidates, exchange, limit, now)
+    return None if snapshot is None else rate_of(snapshot, limit, now)
 
 
 def fee_symbols(currency: str, quote: str) -> list[str]:
@@ -81,7 +123,7 @@ def fee_rate(currency: str, quote: str, exchange: str, at: datetime, snapshots: 
     A USD-stable quote accepts the token's USD price (stablecoins count as 1 USD).
     """
     for symbol in fee_symbols(currency, quote):
-        snapshot = pick(snapshots, exchange, symbol)
+        snapshot = pick(snapshots, exchange, symbol, limit=FEE_PRICE_MAX_SKEW, now=at)
         if snapshot is not None and abs(snapshot.taken_at - at) <= FEE_PRICE_MAX_SKEW:
             return snapshot.price
     return None

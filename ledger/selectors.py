@@ -15,19 +15,18 @@ from django.utils import timezone
 
 from bots.models import Bot
 from exchanges.models import ExchangeAccount
-from ledger import fifo, prices
-from ledger.models import BalanceRefresh, BalanceSnapshot, DailyRollup, HourlyRollup, PnlState, PriceSnapshot
-from ledger.rollups import COUNTS, SUMS, day_start, hour_start
+from ledger import fifo, prices, windows
+from ledger.models import BalanceRefresh, BalanceSnapshot, PnlState, PriceSnapshot
+from ledger.rollups import day_start
 
 NO_MARK = "No price is known for {symbol}: no stored snapshot and no trade yet."
 NO_USD = "Cannot convert {quote} to USD: no stored {quote}/USD price."
 NO_SNAPSHOT = "No balance snapshot yet: the background refresh has not succeeded for this account."
 NO_ASSETS = "The exchange reported no assets for this account."
+BALANCES_TOO_OLD = "Last confirmed {age} s ago, over the {limit} s limit (BALANCE_MAX_AGE_S): the refresh is not running."
 UNKNOWN_WINDOW = "Unknown window {window!r}; use 24h, 7d, 30d, all or a timedelta."
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
-# Windows up to this long are summed from hourly buckets, longer ones from daily buckets.
-HOURLY_UP_TO = timedelta(days=7)
 ZERO = fifo.from_units(0)
 
 
@@ -55,8 +54,28 @@ def _usd(value: Decimal | None, rate: prices.Rate | None) -> Decimal | None:
     return fifo.quantize(fifo.EXACT.multiply(value, rate.value))
 
 
-def _rate_json(rate: prices.Rate | None) -> dict | None:
-    return None if rate is None else {"price": rate.value, "source": rate.source, "taken_at": rate.taken_at}
+def _rate_json(rate: prices.Rate | None, now: datetime) -> dict | None:
+    """A price as shown: value, source, when taken, its age in seconds and whether past its limit."""
+    if rate is None:
+        return None
+    return {"price": rate.value, "source": rate.source, "taken_at": rate.taken_at, "age_s": rate.age_s(now),
+            "is_stale": rate.is_stale}
+
+
+def _mark(bot: Bot, state: fifo.FifoState, row: PnlState | None, exchange: str, snapshots: dict,
+          now: datetime) -> prices.Rate | None:
+    """The bot's own venue's snapshot while fresh, else the fresher of it and the bot's last trade."""
+    limit = prices.max_age("MARK_MAX_AGE_S")
+    snapshot = snapshots.get((exchange, bot.symbol))  # another venue's price is not this bot's mark
+    candidates = []
+    if snapshot is not None:
+        candidates.append(prices.rate_of(snapshot, limit, now))
+    if state.last_price is not None and row.last_traded_at is not None:
+        candidates.append(prices.Rate(fifo.from_units(state.last_price), PriceSnapshot.Source.LAST_TRADE,
+                                      row.last_traded_at, now - row.last_traded_at > limit))
+    if not candidates or not candidates[0].is_stale:
+        return candidates[0] if candidates else None
+    return max(candidates, key=lambda r: r.taken_at)
 
 
 def _divide(numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -64,15 +83,10 @@ def _divide(numerator: Decimal, denominator: Decimal) -> Decimal | None:
 
 
 # --- P&L ----------------------------------------------------------------------------------------
-def _pnl(bot: Bot, row: PnlState | None, exchange: str, snapshots: dict) -> dict:
+def _pnl(bot: Bot, row: PnlState | None, exchange: str, snapshots: dict, now: datetime) -> dict:
     state = fifo.FifoState.from_json(row.engine if row else None)
     quote = bot.quote.upper()
-    mark = None
-    snapshot = snapshots.get((exchange, bot.symbol))  # the bot's own venue: another one's price is not its mark
-    if snapshot is not None:
-        mark = prices.Rate(snapshot.price, snapshot.source, snapshot.taken_at)
-    elif state.last_price is not None:
-        mark = prices.Rate(fifo.from_units(state.last_price), PriceSnapshot.Source.LAST_TRADE, row.last_traded_at)
+    mark = _mark(bot, state, row, exchange, snapshots, now)
     realized = fifo.from_units(state.realized)
     if state.position == 0:
         unrealized, reason = fifo.from_units(-state.basis), None
@@ -81,14 +95,14 @@ def _pnl(bot: Bot, row: PnlState | None, exchange: str, snapshots: dict) -> dict
     else:
         unrealized, reason = fifo.quantize(fifo.unrealized(state, mark.value)), None
     total = None if unrealized is None else fifo.quantize(fifo.EXACT.add(realized, unrealized))
-    usd_rate = prices.usd_rate(quote, exchange, snapshots)
+    usd_rate = prices.usd_rate(quote, exchange, snapshots, now)
     return {
         "currency": quote,
         "realized": realized,
         "unrealized": unrealized,
         "total": total,
         "unrealized_reason": reason,
-        "mark": _rate_json(mark),
+        "mark": _rate_json(mark, now),
         "position": fifo.from_units(state.position),
         "open_cost": fifo.from_units(state.basis),
         "open_lots": len(state.lots),
@@ -100,80 +114,59 @@ def _pnl(bot: Bot, row: PnlState | None, exchange: str, snapshots: dict) -> dict
         "usd": None if usd_rate is None else {
             "realized": _usd(realized, usd_rate), "unrealized": _usd(unrealized, usd_rate), "total": _usd(total, usd_rate),
         },
-        "usd_rate": _rate_json(usd_rate),
+        "usd_rate": _rate_json(usd_rate, now),
         "usd_reason": None if usd_rate else NO_USD.format(quote=quote),
     }
 
 
-def pnl_for_bots(bots) -> dict[int, dict]:
+def pnl_for_bots(bots, *, now: datetime | None = None) -> dict[int, dict]:
     """P&L of each bot (see pnl_for_bot), in three queries at most whatever the number of bots."""
     bots = list(bots)
     if not bots:
         return {}
+    now = now or timezone.now()
     exchanges = _exchanges(bots)
     rows = {r.bot_id: r for r in PnlState.objects.filter(bot_id__in=[b.pk for b in bots])}
     snapshots = _snapshots_for(bots)
-    return {b.pk: _pnl(b, rows.get(b.pk), exchanges[b.pk], snapshots) for b in bots}
+    return {b.pk: _pnl(b, rows.get(b.pk), exchanges[b.pk], snapshots, now) for b in bots}
 
 
-def pnl_for_bot(bot: Bot) -> dict:
+def pnl_for_bot(bot: Bot, *, now: datetime | None = None) -> dict:
     """Realized (FIFO, fees included) and unrealized P&L in quote, and in USD when convertible.
 
     ``mark`` says which price marked the open lots (order book mid, ticker, or the last trade
     as a fallback) and when it was taken; ``unrealized`` is None with ``unrealized_reason`` when
     the bot holds a position and no price is known. Fees in a third token with no price are in
-    ``unconverted_fees``, not in the P&L.
+    ``unconverted_fees``, not in the P&L. ``mark`` and ``usd_rate`` give their ``age_s`` and
+    ``is_stale`` (past MARK_MAX_AGE_S / USD_RATE_MAX_AGE_S).
     """
-    return pnl_for_bots([bot])[bot.pk]
+    return pnl_for_bots([bot], now=now)[bot.pk]
 
 
 # --- volume ---------------------------------------------------------------------------------------
-def _window(window, now: datetime) -> tuple[str, timedelta | None, type, datetime | None]:
-    """(label, length, rollup model, first bucket start) of a window; buckets align to UTC hours/days."""
+def _since(window, now: datetime) -> tuple[str, datetime | None]:
+    """(label, start) of a window ending at ``now``; ``all`` has no start."""
     if isinstance(window, timedelta):
-        label, length = f"{int(window.total_seconds())}s", window
-    elif window in WINDOWS:
-        label, length = window, WINDOWS[window]
-    else:
-        raise ValueError(UNKNOWN_WINDOW.format(window=window))
-    if length is None:
-        return label, None, DailyRollup, None
-    if length <= HOURLY_UP_TO:
-        hours = max(1, -(-int(length.total_seconds()) // 3600))
-        return label, length, HourlyRollup, hour_start(now) - timedelta(hours=hours - 1)
-    days = max(1, -(-int(length.total_seconds()) // 86400))
-    return label, length, DailyRollup, day_start(now) - timedelta(days=days - 1)
+        return f"{int(window.total_seconds())}s", now - window
+    if window in WINDOWS:
+        length = WINDOWS[window]
+        return window, None if length is None else now - length
+    raise ValueError(UNKNOWN_WINDOW.format(window=window))
 
 
-def _sum_rows(rows) -> dict:
-    sums = {name: 0 for name in (*COUNTS, *SUMS)}
-    unconverted: dict[str, int] = {}
-    for row in rows:
-        for name in COUNTS:
-            sums[name] += getattr(row, name)
-        for name in SUMS:
-            sums[name] += fifo.to_units(getattr(row, name))
-        for currency, amount in row.unconverted_fees.items():
-            unconverted[currency] = unconverted.get(currency, 0) + fifo.to_units(Decimal(amount))
-    for name in SUMS:
-        sums[name] = fifo.from_units(sums[name])
-    sums["unconverted_fees"] = {k: fifo.from_units(v) for k, v in sorted(unconverted.items())}
-    return sums
-
-
-def _volume(bot: Bot, label: str, since: datetime | None, now: datetime, rows, usd_rate) -> dict:
-    s = _sum_rows(rows)
+def _volume(bot: Bot, label: str, window: windows.Plan, rows: windows.Rows, usd_rate, now: datetime) -> dict:
+    s = windows.sums(window, bot, rows)
     quote_volume = fifo.EXACT.add(s["buy_quote"], s["sell_quote"])
     return {
         "window": label,
-        "since": since,
-        "until": now,
+        "since": window.since,
+        "until": window.until,
         "base_currency": bot.base.upper(),
         "quote_currency": bot.quote.upper(),
         "base_volume": fifo.EXACT.add(s["buy_base"], s["sell_base"]),
         "quote_volume": quote_volume,
         "usd_volume": _usd(quote_volume, usd_rate),
-        "usd_rate": _rate_json(usd_rate),
+        "usd_rate": _rate_json(usd_rate, now),
         "usd_reason": None if usd_rate else NO_USD.format(quote=bot.quote.upper()),
         "trade_count": s["trade_count"],
         "buy_count": s["buy_count"],
@@ -185,26 +178,23 @@ def _volume(bot: Bot, label: str, since: datetime | None, now: datetime, rows, u
         "fees": s["fees_quote"],
         "unconverted_fees": s["unconverted_fees"],
         "realized_pnl": s["realized_pnl"],
+        "realized_since": window.realized_since,
     }
 
 
 def volume_for_bots(bots, window="24h", *, now: datetime | None = None) -> dict[int, dict]:
-    """Volume of each bot over ``window`` (see volume_for_bot), in three queries at most."""
+    """Volume of each bot over ``window`` (see volume_for_bot), in five queries at most."""
     bots = list(bots)
     if not bots:
         return {}
     now = now or timezone.now()
-    label, _, model, since = _window(window, now)
-    rows: dict[int, list] = {b.pk: [] for b in bots}
-    queryset = model.objects.filter(bot_id__in=list(rows))
-    if since is not None:
-        queryset = queryset.filter(bucket_start__gte=since)
-    for row in queryset:
-        rows[row.bot_id].append(row)
+    label, since = _since(window, now)
+    span = windows.plan(since, now)
+    rows = windows.load([b.pk for b in bots], [span])
     exchanges = _exchanges(bots)
     snapshots = prices.load_snapshots(s for b in bots for s in prices.usd_symbols(b.quote))
     return {
-        b.pk: _volume(b, label, since, now, rows[b.pk], prices.usd_rate(b.quote, exchanges[b.pk], snapshots))
+        b.pk: _volume(b, label, span, rows, prices.usd_rate(b.quote, exchanges[b.pk], snapshots, now), now)
         for b in bots
     }
 
@@ -212,9 +202,11 @@ def volume_for_bots(bots, window="24h", *, now: datetime | None = None) -> dict[
 def volume_for_bot(bot: Bot, window="24h", *, now: datetime | None = None) -> dict:
     """Base, quote and USD volume, buy/sell counts, average prices and fees over ``window``.
 
-    Windows are whole UTC buckets: 24h is the current hour and the 23 before it, 7d the last
-    168 hours, 30d today and the 29 days before it, all every trade. ``usd_volume`` is None with
-    ``usd_reason`` when the quote has no stored USD price (USD stablecoins count as 1).
+    Windows are exact: 24h is every trade from ``now`` − 24 h to ``now`` (whole hourly buckets
+    plus the trades of the two partial hours), 7d and 30d alike, ``all`` every trade.
+    ``realized_pnl`` counts the hours from ``realized_since`` (P&L is kept per hour).
+    ``usd_volume`` is None with ``usd_reason`` when the quote has no stored USD price (USD
+    stablecoins count as 1).
     """
     return volume_for_bots([bot], window, now=now)[bot.pk]
 
@@ -223,23 +215,19 @@ def volume_for_bot(bot: Bot, window="24h", *, now: datetime | None = None) -> di
 def stats_for_bot(bot: Bot, *, now: datetime | None = None, days: int = 30) -> dict:
     """Volume for 24h, 7d, 30d and all time, the P&L, and a daily series of the last ``days`` days.
 
-    Costs a fixed number of queries (hourly rows for 7 days, every daily row, state, prices).
+    Costs a fixed number of queries: the windows share one query for edge trades, one for
+    hourly rows and one for daily rows, plus state and prices.
     """
     now = now or timezone.now()
     exchange = _exchanges([bot])[bot.pk]
     snapshots = _snapshots_for([bot])
-    usd_rate = prices.usd_rate(bot.quote, exchange, snapshots)
-    first_hour = _window("7d", now)[3]
-    hourly = list(HourlyRollup.objects.filter(bot_id=bot.pk, bucket_start__gte=first_hour))
-    daily = list(DailyRollup.objects.filter(bot_id=bot.pk).order_by("bucket_start"))
-    windows = {}
-    for name in WINDOWS:
-        label, _, model, since = _window(name, now)
-        source = hourly if model is HourlyRollup else daily
-        picked = [r for r in source if since is None or r.bucket_start >= since]
-        windows[name] = _volume(bot, label, since, now, picked, usd_rate)
+    usd_rate = prices.usd_rate(bot.quote, exchange, snapshots, now)
     first_day = day_start(now) - timedelta(days=days - 1)
-    by_day = {r.bucket_start: r for r in daily if r.bucket_start >= first_day}
+    spans = {name: windows.plan(_since(name, now)[1], now) for name in WINDOWS}
+    series_span = windows.Plan(first_day, now, daily=((first_day, None),))
+    rows = windows.load([bot.pk], [*spans.values(), series_span])
+    result = {name: _volume(bot, name, span, rows, usd_rate, now) for name, span in spans.items()}
+    by_day = {r.bucket_start: r for r in rows.daily[bot.pk] if r.bucket_start >= first_day}
     series = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
@@ -252,30 +240,44 @@ def stats_for_bot(bot: Bot, *, now: datetime | None = None, days: int = 30) -> d
             "fees": row.fees_quote if row else ZERO,
         })
     row = PnlState.objects.filter(bot_id=bot.pk).first()
-    return {"windows": windows, "daily": series, "pnl": _pnl(bot, row, exchange, snapshots)}
+    return {"windows": result, "daily": series, "pnl": _pnl(bot, row, exchange, snapshots, now)}
 
 
 # --- balances -------------------------------------------------------------------------------------
-def balances_for_bots(bots) -> dict[int, dict]:
+def balances_for_bots(bots, *, now: datetime | None = None) -> dict[int, dict]:
     """Balances of each bot's account (see balances_for_bot), in two queries whatever the number of bots."""
     bots = list(bots)
     if not bots:
         return {}
+    now = now or timezone.now()
     account_ids = {b.account_id for b in bots}
     refreshes = {r.account_id: r for r in BalanceRefresh.objects.filter(account_id__in=account_ids)}
     current = BalanceSnapshot.objects.filter(
-        account_id__in=account_ids, taken_at=F("account__balance_refresh__last_success_at")
+        account_id__in=account_ids, confirmed_at=F("account__balance_refresh__last_success_at")
     ).order_by("account_id", "asset")
     assets: dict[int, list] = {}
     for snapshot in current:
         assets.setdefault(snapshot.account_id, []).append(snapshot)
-    return {b.pk: _balances(b, refreshes.get(b.account_id), assets.get(b.account_id, [])) for b in bots}
+    return {b.pk: _balances(b, refreshes.get(b.account_id), assets.get(b.account_id, []), now) for b in bots}
 
 
-def _balances(bot: Bot, refresh: BalanceRefresh | None, snapshots: list) -> dict:
+def _freshness(refresh: BalanceRefresh | None, now: datetime) -> dict:
+    """Age of the account's balances (from the heartbeat) and whether they are stale: failed or too old."""
+    confirmed = refresh.last_success_at if refresh else None
+    age_s = None if confirmed is None else max(0, int((now - confirmed).total_seconds()))
+    limit = prices.max_age("BALANCE_MAX_AGE_S")
+    error = refresh.last_error if refresh and refresh.is_stale else ""
+    too_old = age_s is not None and age_s > limit.total_seconds()
+    if too_old and not error:
+        error = BALANCES_TOO_OLD.format(age=age_s, limit=int(limit.total_seconds()))
+    return {"taken_at": confirmed, "age_s": age_s, "is_stale": bool(refresh and refresh.is_stale) or too_old,
+            "error": error}
+
+
+def _balances(bot: Bot, refresh: BalanceRefresh | None, snapshots: list, now: datetime) -> dict:
+    freshness = _freshness(refresh, now)
     if not snapshots:
-        error = refresh.last_error if refresh and refresh.is_stale else ""
-        taken_at = refresh.last_success_at if refresh else None
+        taken_at = freshness["taken_at"]
         return {
             "account_id": bot.account_id,
             "assets": [
@@ -283,9 +285,8 @@ def _balances(bot: Bot, refresh: BalanceRefresh | None, snapshots: list) -> dict
                 for asset in dict.fromkeys((bot.base, bot.quote))
             ],
             "total_usd": None,
-            "taken_at": taken_at,
-            "is_stale": bool(refresh and refresh.is_stale),
-            "error": error,
+            **freshness,
+            "changed_at": None,
             "reason": NO_ASSETS if taken_at else NO_SNAPSHOT,
         }
     values = [s.usd_value for s in snapshots]
@@ -296,27 +297,29 @@ def _balances(bot: Bot, refresh: BalanceRefresh | None, snapshots: list) -> dict
             for s in snapshots
         ],
         "total_usd": None if None in values else fifo.from_units(sum(fifo.to_units(v) for v in values)),
-        "taken_at": snapshots[0].taken_at,
-        "is_stale": refresh.is_stale,
-        "error": refresh.last_error if refresh.is_stale else "",
+        **freshness,
+        "changed_at": max(s.taken_at for s in snapshots),
         "reason": None,
     }
 
 
-def balances_for_bot(bot: Bot) -> dict:
+def balances_for_bot(bot: Bot, *, now: datetime | None = None) -> dict:
     """The account's latest good balances per asset (available, locked, total, USD value).
 
-    ``is_stale`` and ``error`` say the last refresh failed and these are older; with no snapshot
-    at all, the bot's two assets read as 0 with ``reason``.
+    ``taken_at`` is when the venue last confirmed them and ``age_s`` how long ago; ``is_stale``
+    and ``error`` say the last refresh failed or they are older than BALANCE_MAX_AGE_S; with no
+    snapshot at all, the bot's two assets read as 0 with ``reason``.
     """
-    return balances_for_bots([bot])[bot.pk]
+    return balances_for_bots([bot], now=now)[bot.pk]
 
 
 # --- the bot list -----------------------------------------------------------------------------------
 def summaries_for_bots(bots, window="24h", *, now: datetime | None = None) -> dict[int, dict]:
     """P&L, volume over ``window`` and balances per bot, for a list screen: a fixed number of queries."""
     bots = list(bots)
-    pnl, volume, balances = pnl_for_bots(bots), volume_for_bots(bots, window, now=now), balances_for_bots(bots)
+    now = now or timezone.now()
+    pnl, volume = pnl_for_bots(bots, now=now), volume_for_bots(bots, window, now=now)
+    balances = balances_for_bots(bots, now=now)
     return {b.pk: {"pnl": pnl[b.pk], "volume": volume[b.pk], "balances": balances[b.pk]} for b in bots}
 
 

@@ -8,7 +8,7 @@ from ledger import services
 logger = logging.getLogger(__name__)
 
 BALANCES_FAILED = "Balance refresh failed for accounts {ids}; their last good snapshots are kept and marked stale."
-PRICES_FAILED = "Price refresh failed for {count} symbols: {symbols}"
+PRICES_FAILED = "Price refresh failed for {count} symbol(s): {failures}"
 
 
 def refresh_balances_task(account_ids=None) -> list[int]:
@@ -74,6 +74,14 @@ def refresh_prices_task(bot_ids=None) -> int:
     """Refresh the stored prices every bot needs; raise if any symbol failed."""
     result = services.refresh_prices(bot_ids)
     if result.failed:
-        symbols = ", ".join(f"{exchange} {symbol}" for exchange, symbol in sorted(result.failed))
-        raise RuntimeError(PRICES_FAILED.format(count=len(result.failed), symbols=symbols))
+        failures = "; ".join(f"{symbol} at {venue}: {reason}" for (venue, symbol), reason in sorted(result.failed.items()))
+        raise RuntimeError(PRICES_FAILED.format(count=len(result.failed), failures=failures))
     return len(result.stored)
+
+
+def prune_task() -> dict:
+    """Prune balance snapshots and price history older than PRUNE_AFTER_DAYS."""
+    from ledger.services.snapshots import prune
+
+    result = prune()
+    return {"balance_snapshots": result.balance_snapshots, "price_history": result.price_history}

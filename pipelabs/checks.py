@@ -76,10 +76,12 @@ def check_limits_and_queue(app_configs=None, **kwargs):
                 f"TRUSTED_PROXIES entry {position} is not an IP network.",
                 hint="List the proxies' addresses or CIDRs, comma separated, e.g. 10.0.0.0/8,fd00::/8.", id="pipelabs.E012",
             ))
-    for var in ("HEALTH_TIMEOUT_S", "RATELIMIT_DB_TIMEOUT_S"):
+    for var in ("HEALTH_TIMEOUT_S", "RATELIMIT_DB_TIMEOUT_S", "MARK_MAX_AGE_S", "USD_RATE_MAX_AGE_S",
+                "BALANCE_MAX_AGE_S", "PRUNE_AFTER_DAYS"):
         if not getattr(settings, var) > 0:
+            unit = "days, e.g. 30" if var.endswith("_DAYS") else "seconds, e.g. 1"
             errors.append(checks.Error(
-                f"{var} must be above 0.", hint=f"Set {var} to a number of seconds, e.g. 1.", id="pipelabs.E014",
+                f"{var} must be above 0.", hint=f"Set {var} to a number of {unit}.", id="pipelabs.E014",
             ))
     for var in ("DB_CONNECT_TIMEOUT_S", "WEB_STATEMENT_TIMEOUT_S", "WEB_LOCK_TIMEOUT_S",
                 "WORKER_STATEMENT_TIMEOUT_S", "WORKER_LOCK_TIMEOUT_S"):

@@ -16,4 +16,6 @@ SCHEDULES = [
     ScheduleSpec("ledger-refresh-prices", "ledger.tasks.refresh_prices_task", minutes=1),
     ScheduleSpec("ledger-refresh-balances", "ledger.tasks.refresh_balances_task", minutes=1),
     ScheduleSpec("ledger-sync-trades", "ledger.tasks.enqueue_trade_syncs", minutes=1),
+    # Age-based clean-up of balance snapshots and price history (PRUNE_AFTER_DAYS).
+    ScheduleSpec("ledger-prune", "ledger.tasks.prune_task", minutes=60),
 ]

@@ -279,6 +279,14 @@ else:
 WORKER_STALE_AFTER_S = env.int("WORKER_STALE_AFTER_S", default=180)
 BOT_STALE_AFTER_S = env.int("BOT_STALE_AFTER_S", default=120)
 
+# --- ledger figures ------------------------------------------------------------------------
+# Past these ages a figure is shown with is_stale: the background refreshes run every minute.
+MARK_MAX_AGE_S = env.int("MARK_MAX_AGE_S", default=300)
+USD_RATE_MAX_AGE_S = env.int("USD_RATE_MAX_AGE_S", default=900)
+BALANCE_MAX_AGE_S = env.int("BALANCE_MAX_AGE_S", default=300)
+# Balance snapshots and price history older than this are pruned (the latest of each is kept).
+PRUNE_AFTER_DAYS = env.int("PRUNE_AFTER_DAYS", default=30)
+
 # --- egress IP (operators whitelist it at exchanges) ------------------------------------------
 EGRESS_IP_URL = env.str("EGRESS_IP_URL", default="https://api.ipify.org?format=json")
 EGRESS_IP_TIMEOUT_S = env.float("EGRESS_IP_TIMEOUT_S", default=5.0)

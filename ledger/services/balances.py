@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from exchanges.connectors.base import AssetBalance
@@ -22,8 +23,7 @@ logger = logging.getLogger(__name__)
 NO_ANSWER = "The exchange layer returned no result for this account."
 FLUSH_EVERY = 100  # answers stored per transaction
 FLUSH_AFTER_S = 0.5  # or sooner, so a slow venue's accounts do not wait for a full batch
-# Snapshots older than this are pruned; the current (last good) set is always kept.
-SNAPSHOT_RETENTION = timedelta(days=7)
+SQLITE_TOLERANCE = Decimal("1e-15")
 
 
 @dataclass
@@ -99,30 +99,65 @@ def refresh_balances(account_ids=None, **fetch_options) -> BalanceRefreshResult:
     return result
 
 
+def _same(a, b) -> bool:
+    """Two stored amounts are the same balance (SQLite keeps ~15 significant digits of a decimal)."""
+    if a == b:
+        return True
+    return connection.vendor == "sqlite" and abs(a - b) <= max(abs(a), abs(b)) * SQLITE_TOLERANCE
+
+
+def _unchanged(current: dict, balances: list[AssetBalance]) -> bool:
+    """The venue reported the same assets with the same amounts as the current set."""
+    amounts = {}
+    for balance in balances:
+        amounts[balance.asset.upper()] = (balance.available, balance.locked)
+    if not current or amounts.keys() != current.keys():
+        return False
+    return all(
+        _same(fifo.quantize(available), current[asset].available) and _same(fifo.quantize(locked), current[asset].locked)
+        for asset, (available, locked) in amounts.items()
+    )
+
+
 def _store(answers: list[tuple[ExchangeAccount, list[AssetBalance]]], now, snapshots: dict) -> None:
+    """A new snapshot set for each account whose amounts changed; the current set's heartbeat otherwise."""
     if not answers:
         return
-    rows = []
+    accounts = [account for account, _ in answers]
+    BalanceRefresh.objects.bulk_create([BalanceRefresh(account=a) for a in accounts], ignore_conflicts=True)
+    # Lock the accounts' refresh rows: two refreshes of one account compare and write one after the other.
+    list(BalanceRefresh.objects.select_for_update().filter(account__in=accounts).order_by("account_id"))
+    current: dict[int, dict[str, BalanceSnapshot]] = {}
+    for row in BalanceSnapshot.objects.filter(
+        account__in=accounts, confirmed_at=F("account__balance_refresh__last_success_at")
+    ):
+        current.setdefault(row.account_id, {})[row.asset] = row
+    created, confirmed = [], []
     for account, balances in answers:
+        venue = prices.venue_key(account.exchange, account.pk)
+        rows = current.get(account.pk, {})
+        keep = _unchanged(rows, balances)
         for balance in balances:
             asset = balance.asset.upper()
             total = fifo.EXACT.add(balance.available, balance.locked)
-            rate = prices.usd_rate(asset, prices.venue_key(account.exchange, account.pk), snapshots)
+            rate = prices.usd_rate(asset, venue, snapshots)
             usd_value = None if rate is None else fifo.quantize(fifo.EXACT.multiply(total, rate.value))
-            rows.append(BalanceSnapshot(
-                account=account, asset=asset, available=balance.available, locked=balance.locked,
-                total=total, usd_value=usd_value, taken_at=now,
-            ))
-    BalanceSnapshot.objects.bulk_create(rows)
-    BalanceRefresh.objects.bulk_create(
-        [BalanceRefresh(account=account, last_attempt_at=now, last_success_at=now, is_stale=False, last_error="")
-         for account, _ in answers],
-        update_conflicts=True, unique_fields=["account"],
-        update_fields=["last_attempt_at", "last_success_at", "is_stale", "last_error"],
+            if keep:
+                row = rows[asset]
+                row.confirmed_at, row.usd_value = now, usd_value
+                confirmed.append(row)
+            else:
+                created.append(BalanceSnapshot(
+                    account=account, asset=asset, available=balance.available, locked=balance.locked,
+                    total=total, usd_value=usd_value, taken_at=now, confirmed_at=now,
+                ))
+    if created:
+        BalanceSnapshot.objects.bulk_create(created)
+    if confirmed:
+        BalanceSnapshot.objects.bulk_update(confirmed, ["confirmed_at", "usd_value"], batch_size=500)
+    BalanceRefresh.objects.filter(account__in=accounts).update(
+        last_attempt_at=now, last_success_at=now, is_stale=False, last_error=""
     )
-    BalanceSnapshot.objects.filter(
-        account__in=[account for account, _ in answers], taken_at__lt=now - SNAPSHOT_RETENTION
-    ).delete()
 
 
 def _mark_stale(failures: list[tuple[ExchangeAccount, str]], now) -> None:

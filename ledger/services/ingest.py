@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,7 +17,7 @@ from django.utils import timezone
 from bots.models import Bot
 from exchanges.connectors.base import TradeFill
 from ledger import fifo, prices, rollups
-from ledger.models import BotTrade, PnlState
+from ledger.models import BotTrade, PnlState, QuarantinedFill, _agrees
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +26,16 @@ BAD_AMOUNT = "Trade {trade_id}: amount must be positive and price not negative."
 NAIVE_TIME = "Trade {trade_id}: traded_at must carry a time zone."
 NO_TRADE_ID = "A trade without an exchange trade id cannot be stored idempotently."
 OTHER_SYMBOL = "Trade {trade_id} is on {symbol}, not on the bot's {bot_symbol}."
+TOO_LARGE = "Trade {trade_id}: {name} {value} does not fit the ledger (20 integer digits at most)."
+TOO_LONG = "Trade {trade_id}: {name} is longer than {length} characters."
+UNREADABLE = "Trade {trade_id}: unreadable fill ({error})."
+# Whatever the venue sent, these leave validation as a quarantine, never as an error for the page.
+_UNREADABLE = (ArithmeticError, TypeError, ValueError, AttributeError)
+LIMIT = 10**20  # MONEY columns: 38 digits, 18 of them decimals
 
 CHUNK = 2000
 TRADE_FIELDS = ("pk", "traded_at", "side", "amount", "price", "cost", "fee", "fee_currency", "fee_quote")
+TRADE_EXACT_FIELDS = (*TRADE_FIELDS, "amount_exact", "price_exact", "cost_exact", "fee_exact", "fee_quote_exact")
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,29 @@ def _decimal(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+@dataclass(frozen=True)
+class IngestResult:
+    new: int = 0
+    quarantined: int = 0
+
+
+def _fits(trade_id: str, name: str, value: Decimal) -> Decimal:
+    if abs(value) >= LIMIT:
+        raise ValidationError(TOO_LARGE.format(trade_id=trade_id, name=name, value=value), code="trade_too_large")
+    return value
+
+
+def _short(trade_id: str, name: str, value: str, length: int) -> str:
+    if len(value) > length:
+        raise ValidationError(TOO_LONG.format(trade_id=trade_id, name=name, length=length), code="trade_too_long")
+    return value
+
+
 def _validated(fill: TradeFill, bot_symbol: str) -> dict:
     trade_id = str(fill.exchange_trade_id or "").strip()
     if not trade_id:
         raise ValidationError(NO_TRADE_ID, code="trade_id_missing")
+    _short(trade_id, "exchange_trade_id", trade_id, 128)
     if fill.symbol and fill.symbol.upper() != bot_symbol.upper():
         # another pair's fill would corrupt this bot's lots
         raise ValidationError(
@@ -57,20 +85,85 @@ def _validated(fill: TradeFill, bot_symbol: str) -> dict:
     amount, price = fifo.quantize(_decimal(fill.amount)), fifo.quantize(_decimal(fill.price))
     if amount <= 0 or price < 0:
         raise ValidationError(BAD_AMOUNT.format(trade_id=trade_id), code="trade_amount")
-    if timezone.is_naive(fill.traded_at):
+    if not isinstance(fill.traded_at, datetime) or timezone.is_naive(fill.traded_at):
         raise ValidationError(NAIVE_TIME.format(trade_id=trade_id), code="trade_time")
     cost = fifo.quantize(_decimal(fill.cost)) if fill.cost else fifo.quantize(fifo.EXACT.multiply(amount, price))
+    fee = fifo.quantize(_decimal(fill.fee or 0))
+    for name, value in (("amount", amount), ("price", price), ("cost", cost), ("fee", fee)):
+        _fits(trade_id, name, value)
     return {
         "exchange_trade_id": trade_id,
-        "order_id": str(fill.order_id or ""),
+        "order_id": _short(trade_id, "order_id", str(fill.order_id or ""), 128),
         "side": side,
         "amount": amount,
         "price": price,
         "cost": cost,
-        "fee": fifo.quantize(_decimal(fill.fee or 0)),
-        "fee_currency": (fill.fee_currency or "").strip().upper(),
+        "fee": fee,
+        "fee_currency": _short(trade_id, "fee_currency", (fill.fee_currency or "").strip().upper(), 20),
         "traded_at": fill.traded_at,
     }
+
+
+def _raw(fill) -> dict:
+    """The fill as plain JSON: Decimals and times as exact text, anything else as its repr."""
+    if not hasattr(fill, "__dataclass_fields__"):
+        return {"value": repr(fill)[:2000]}
+    raw = {}
+    for f in fields(fill):
+        value = getattr(fill, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif value is not None and not isinstance(value, (str, int, bool)):
+            value = str(value)
+        raw[f.name] = value[:2000] if isinstance(value, str) else value
+    return raw
+
+
+def _quarantined(bot: Bot, fill, exc: Exception) -> QuarantinedFill:
+    if isinstance(exc, ValidationError):
+        code, reason = exc.code or "trade_invalid", " ".join(exc.messages)
+    else:
+        trade_id = str(getattr(fill, "exchange_trade_id", "") or "")[:128]
+        code, reason = "trade_unreadable", UNREADABLE.format(trade_id=trade_id, error=f"{type(exc).__name__}: {exc}")
+    raw = _raw(fill)
+    text = json.dumps(raw, sort_keys=True)
+    return QuarantinedFill(
+        bot=bot, account_id=bot.account_id, exchange_trade_id=str(raw.get("exchange_trade_id") or "")[:128],
+        raw=raw, code=code[:40], reason=reason[:2000], fingerprint=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
+    """The bookable rows by key, first seen kept; and the fills that cannot be booked."""
+    rows, bad = {}, []
+    for fill in fills:
+        try:
+            row = _validated(fill, bot.symbol)
+        except (ValidationError, *_UNREADABLE) as exc:
+            bad.append(_quarantined(bot, fill, exc))
+            continue
+        rows.setdefault(_key(row), row)
+    return rows, bad
+
+
+def _key(row: dict) -> tuple[str, str]:
+    # A self-trade is two fills with one trade id, a buy and a sell: both are the bot's.
+    return row["exchange_trade_id"], row["side"]
+
+
+def _store_quarantined(bad: list[QuarantinedFill]) -> int:
+    """Keep each bad fill once (a re-read page brings it again); returns how many were new."""
+    if not bad:
+        return 0
+    known = set(
+        QuarantinedFill.objects.filter(bot_id=bad[0].bot_id, fingerprint__in=[q.fingerprint for q in bad])
+        .values_list("fingerprint", flat=True)
+    )
+    fresh = {q.fingerprint: q for q in bad if q.fingerprint not in known}
+    QuarantinedFill.objects.bulk_create(list(fresh.values()), ignore_conflicts=True)
+    for q in fresh.values():
+        logger.warning("Quarantined fill %r of bot %s: %s", q.exchange_trade_id, q.bot_id, q.reason)
+    return len(fresh)
 
 
 def _with_fee_quote(bot: Bot, rows: list[dict]) -> None:
@@ -106,34 +199,41 @@ def _save_state(row: PnlState, state: fifo.FifoState, last: tuple[datetime, int]
 
 
 def ingest_trades(bot: Bot, fills: list[TradeFill]) -> int:
+    """``ingest_fills`` returning how many trades were new."""
+    return ingest_fills(bot, fills).new
+
+
+def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
     """Store the fills not stored yet and bring the bot's P&L state and rollups up to date.
 
-    Idempotent: a fill already stored (same exchange trade id), or repeated in ``fills``, is
+    Idempotent: a fill already stored (same exchange trade id and side), or repeated in ``fills``, is
     skipped, also when two workers ingest the same fills at once (the state row lock orders
     them). Fills older than the newest applied trade make the state rebuild from all trades.
-    Returns how many trades were new. Does no network I/O.
+    A fill that cannot be booked is quarantined (QuarantinedFill, once) and the others are
+    booked: one bad row never blocks its page. Does no network I/O.
     """
-    rows = {}
-    for fill in fills:
-        row = _validated(fill, bot.symbol)
-        rows.setdefault(row["exchange_trade_id"], row)
+    rows, bad = _split(bot, fills)
     if not rows:
-        return 0
+        if not bad:
+            return IngestResult()
+        with transaction.atomic():
+            return IngestResult(quarantined=_store_quarantined(bad))
     _with_fee_quote(bot, list(rows.values()))
     with transaction.atomic():
+        quarantined = _store_quarantined(bad)
         state_row = _state_row(bot)
-        ids = list(rows)
+        ids = sorted({trade_id for trade_id, _ in rows})
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             for known in BotTrade.objects.filter(bot=bot, exchange_trade_id__in=chunk).values_list(
-                "exchange_trade_id", flat=True
+                "exchange_trade_id", "side"
             ):
                 rows.pop(known, None)
         if not rows:
-            return 0
-        ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"]))
-        inserted = BotTrade.objects.bulk_create([BotTrade(bot=bot, **r) for r in ordered], batch_size=1000)
-        # Apply what the database stored (SQLite keeps ~15 digits), so a rebuild reads the same values.
+            return IngestResult(quarantined=quarantined)
+        ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"], r["side"]))
+        inserted = BotTrade.objects.bulk_create([_new_trade(bot, r) for r in ordered], batch_size=1000)
+        # Apply what the database stored (read back through the exact mirrors), as a rebuild will.
         pks = [t.pk for t in inserted]
         created = [t for i in range(0, len(pks), CHUNK) for t in BotTrade.objects.filter(pk__in=pks[i : i + CHUNK])]
         created.sort(key=lambda t: (t.traded_at, t.pk))
@@ -149,7 +249,23 @@ def ingest_trades(bot: Bot, fills: list[TradeFill]) -> int:
     Bot.objects.filter(pk=bot.pk).filter(Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=newest.traded_at)).update(
         last_trade_at=newest.traded_at
     )
-    return len(created)
+    return IngestResult(new=len(created), quarantined=quarantined)
+
+
+def _new_trade(bot: Bot, row: dict) -> BotTrade:
+    trade = BotTrade(bot=bot, **row)
+    trade.set_exact()
+    return trade
+
+
+def _exact_rows(rows):
+    """Rows of TRADE_EXACT_FIELDS as TRADE_FIELDS, each figure from its exact mirror."""
+    for pk, traded_at, side, amount, price, cost, fee, currency, fee_quote, a, p, c, f, q in rows:
+        if q and fee_quote is not None:
+            exact = _agrees(q, fee_quote)  # a column written alone wins over its old mirror
+            fee_quote = fee_quote if exact is None else exact
+        yield (pk, traded_at, side, Decimal(a) if a else amount, Decimal(p) if p else price,
+               Decimal(c) if c else cost, Decimal(f) if f else fee, currency, fee_quote)
 
 
 def _apply_locked(bot: Bot, state_row: PnlState, trades: list[BotTrade]) -> None:
@@ -178,8 +294,8 @@ def _rebuild_locked(bot: Bot, state_row: PnlState) -> fifo.FifoState:
     builder = rollups.RollupBuilder()
     batch: list[tuple] = []
     last = None
-    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_FIELDS)
-    for row in trades.iterator(chunk_size=CHUNK):
+    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_EXACT_FIELDS)
+    for row in _exact_rows(trades.iterator(chunk_size=CHUNK)):
         batch.append(row)
         if len(batch) >= CHUNK:
             _apply_rows(bot, state, builder, batch)

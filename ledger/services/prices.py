@@ -12,27 +12,43 @@ from exchanges.connectors.base import Connector
 from exchanges.errors import ExchangeError
 from ledger import fifo, prices
 from ledger.models import PnlState, PriceSnapshot
+from pipelabs.logging import scrub
 
 logger = logging.getLogger(__name__)
 
 NO_PRICE = "The exchange returned no bid/ask and no last price for {symbol}."
+NOT_LISTED = "{symbol} is not listed at {venue}."
 
 
 @dataclass
 class PriceRefreshResult:
     stored: list[tuple[str, str]] = field(default_factory=list)
+    # (venue, symbol) → why it could not be priced: the bot's own pair not listed, or the venue's error
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (venue, asset or fee token) with no USD / quote pair listed there: not a failure, the
+    # figures that need it say so (usd_reason, unconverted_fees)
+    unlisted: list[tuple[str, str]] = field(default_factory=list)
 
 
-def symbols_to_price(bot: Bot, unconverted: list[str] = ()) -> list[str]:
-    """The bot's pair, USD pairs for its non-stable assets, and pairs for its unpriced fee tokens."""
-    symbols = [bot.symbol]
+@dataclass(frozen=True)
+class Need:
+    """One price a bot needs: the first of ``symbols`` its venue lists; ``required`` when it is the bot's pair."""
+
+    symbols: tuple[str, ...]
+    required: bool = False
+    asset: str = ""
+
+
+def needs_of(bot: Bot, unconverted: list[str] = ()) -> list[Need]:
+    """The bot's pair, a USD pair for each non-stable asset, and a pair for each unpriced fee token."""
+    needs = [Need((bot.symbol,), required=True, asset=bot.symbol)]
     for asset in (bot.base, bot.quote):
         if not prices.is_usd_stable(asset):
-            symbols.append(f"{asset.upper()}/USDT")
+            needs.append(Need(tuple(prices.usd_symbols(asset)), asset=asset.upper()))
     for currency in unconverted:
-        symbols.append(f"{currency.upper()}/{bot.quote.upper()}")
-    return list(dict.fromkeys(symbols))
+        if currency != fifo.UNKNOWN_FEE_CURRENCY:
+            needs.append(Need(tuple(prices.fee_symbols(currency, bot.quote)), asset=currency.upper()))
+    return needs
 
 
 def price_of(connector: Connector, symbol: str) -> tuple:
@@ -49,8 +65,10 @@ def price_of(connector: Connector, symbol: str) -> tuple:
 
 
 def refresh_prices(bot_ids=None) -> PriceRefreshResult:
-    """Price every symbol the given bots (default: all) need, one connector per account.
+    """Price what the given bots (default: all) need and their venue lists, one connector per account.
 
+    Each venue is asked for its markets first, so a pair it does not list is never requested
+    (the bot's own pair not listed is a failure; a missing USD or fee pair is only noted).
     Exchange calls run outside any transaction; each price is stored as it arrives, so one
     failing symbol or venue does not lose the others (failures are returned, not raised).
     """
@@ -63,42 +81,58 @@ def refresh_prices(bot_ids=None) -> PriceRefreshResult:
         row.bot_id: list((row.engine or {}).get("unconverted", {}))
         for row in PnlState.objects.filter(bot__in=bots).only("bot_id", "engine")
     }
-    wanted: dict[int, tuple] = {}  # account id → (account, [symbols])
-    seen: set[tuple[str, str]] = set()
+    wanted: dict[int, tuple] = {}  # account id → (account, {need: None})
     for bot in bots:
-        account, symbols = wanted.setdefault(bot.account_id, (bot.account, []))
-        for symbol in symbols_to_price(bot, unconverted.get(bot.pk, [])):
-            if (prices.venue_key(account.exchange, account.pk), symbol) not in seen:
-                seen.add((prices.venue_key(account.exchange, account.pk), symbol))
-                symbols.append(symbol)
+        _, needs = wanted.setdefault(bot.account_id, (bot.account, {}))
+        for need in needs_of(bot, unconverted.get(bot.pk, [])):
+            needs.setdefault(need, None)
     result = PriceRefreshResult()
-    for account, symbols in wanted.values():
+    for account, needs in wanted.values():
         venue = prices.venue_key(account.exchange, account.pk)
+        connector = None
         try:
             connector = connector_for(account)
-        except ExchangeError as exc:
-            for symbol in symbols:
-                result.failed[(venue, symbol)] = str(exc)
+            listed = connector.load_markets()
+        except Exception as exc:  # noqa: BLE001  one account's venue failing is that account's failure only
+            reason = scrub(str(exc)) if isinstance(exc, ExchangeError) else f"{type(exc).__name__}: {scrub(str(exc))}"
+            for need in needs:
+                result.failed[(venue, need.symbols[0])] = reason
+            if connector is not None:
+                connector.close()
             continue
         try:
+            symbols = []
+            for need in needs:
+                symbol = next((s for s in need.symbols if s in listed), None)
+                if symbol is None and need.required:
+                    result.failed[(venue, need.symbols[0])] = NOT_LISTED.format(symbol=need.symbols[0], venue=venue)
+                elif symbol is None:
+                    result.unlisted.append((venue, need.asset))
+                elif symbol not in symbols:
+                    symbols.append(symbol)
             for symbol in symbols:
                 key = (venue, symbol)
                 try:
                     price, source, taken_at = price_of(connector, symbol)
                 except ExchangeError as exc:
-                    result.failed[key] = str(exc)
+                    result.failed[key] = scrub(str(exc))
                     continue
                 if price <= 0:
                     result.failed[key] = NO_PRICE.format(symbol=symbol)
                     continue
-                with transaction.atomic():
-                    PriceSnapshot.objects.update_or_create(
-                        exchange=venue, symbol=symbol,
-                        defaults={"price": fifo.quantize(price), "source": source, "taken_at": taken_at},
-                    )
+                store_price(venue, symbol, fifo.quantize(price), source, taken_at)
                 result.stored.append(key)
         finally:
             connector.close()
     if result.failed:
-        logger.warning("price refresh: %d symbols failed", len(result.failed), extra={"failed": sorted(map(str, result.failed))})
+        logger.warning("price refresh: %d symbols failed", len(result.failed),
+                       extra={"failed": sorted(f"{s} at {v}: {r}" for (v, s), r in result.failed.items())})
     return result
+
+
+def store_price(venue: str, symbol: str, price, source: str, taken_at) -> None:
+    """The latest price of the symbol at the venue (one row per pair)."""
+    with transaction.atomic():
+        PriceSnapshot.objects.update_or_create(
+            exchange=venue, symbol=symbol, defaults={"price": price, "source": source, "taken_at": taken_at},
+        )

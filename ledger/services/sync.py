@@ -13,7 +13,7 @@ from django.utils import timezone
 from bots.models import Bot
 from exchanges.errors import ExchangeError
 from ledger.models import TradeSyncCursor
-from ledger.services.ingest import ingest_trades
+from ledger.services.ingest import ingest_fills
 from pipelabs.logging import scrub
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ STUCK_AT_ONE_INSTANT = "More than {count} fills at {at}; cannot page past them w
 class SyncResult:
     fetched: int = 0
     new: int = 0
+    quarantined: int = 0
     pages: int = 0
     last_trade_at: datetime | None = None
 
@@ -48,8 +49,9 @@ def sync_trades(
     ``since`` defaults to a little before the cursor or, on the first sync, a little before the
     bot was created (its fills cannot predate it; the sync_trades command's --since reaches older,
     imported history). Each page is fetched outside any transaction and ingested in its own short
-    one, so an error part-way keeps what was stored. The cursor moves only forward and only over
-    fills stored without a gap: never when this read began after it. Any error is recorded on
+    one, so an error part-way keeps what was stored. The cursor moves after each page, only forward
+    and only over fills stored without a gap (never when this read began after it), so a backlog
+    of any size drains over successive syncs. Any error is recorded on
     the cursor (``last_error``) and raised.
     """
     from exchanges.registry import connector_for  # the exchange layer; imported late on purpose
@@ -68,16 +70,21 @@ def sync_trades(
             fills = connector.fetch_my_trades(bot.symbol, since=start, limit=limit)
             result.pages += 1
             result.fetched += len(fills)
-            kept = [f for f in fills if f.traded_at >= start and (until is None or f.traded_at <= until)]
-            result.new += ingest_trades(bot, kept)
-            if kept:
-                newest = max(f.traded_at for f in kept)
+            kept = _in_range(fills, start, until)
+            ingested = ingest_fills(bot, kept)
+            result.new += ingested.new
+            result.quarantined += ingested.quarantined
+            timed = _timed(kept)
+            if timed:
+                newest = max(f.traded_at for f in timed)
                 result.last_trade_at = max(newest, result.last_trade_at or newest)
+            if contiguous and result.last_trade_at is not None:
+                _advance(cursor, result.last_trade_at)  # per page: a sync cut short keeps what it drained
             if progress is not None:
                 progress(result)
-            if len(fills) < limit:
+            if len(fills) < limit or not _timed(fills):
                 break
-            newest = max(f.traded_at for f in fills)
+            newest = max(f.traded_at for f in _timed(fills))
             if until is not None and newest > until:
                 break
             if newest > start:
@@ -100,6 +107,20 @@ def sync_trades(
     return result
 
 
+def _timed(fills: list) -> list:
+    """The fills with a usable time (aware datetime); the others can only be quarantined."""
+    return [f for f in fills if isinstance(f.traded_at, datetime) and not timezone.is_naive(f.traded_at)]
+
+
+def _in_range(fills: list, start: datetime, until: datetime | None) -> list:
+    """Fills in [start, until], plus those without a usable time: ingest quarantines them."""
+    timed = set(map(id, _timed(fills)))
+    return [
+        f for f in fills
+        if id(f) not in timed or (f.traded_at >= start and (until is None or f.traded_at <= until))
+    ]
+
+
 def _error_text(exc: Exception) -> str:
     # Domain errors carry the venue's (masked) words; anything else says what it was too.
     text = str(exc) if isinstance(exc, ExchangeError) else f"{type(exc).__name__}: {exc}"
@@ -113,7 +134,11 @@ def _record(cursor: TradeSyncCursor, last_trade_at: datetime | None, *, error: s
     else:
         TradeSyncCursor.objects.filter(pk=cursor.pk).update(last_synced_at=now, last_error="", updated_at=now)
     if last_trade_at is not None:
-        # Only forward: a backfill of an old range must not move the cursor back.
-        TradeSyncCursor.objects.filter(pk=cursor.pk).filter(
-            Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=last_trade_at)
-        ).update(last_trade_at=last_trade_at)
+        _advance(cursor, last_trade_at)
+
+
+def _advance(cursor: TradeSyncCursor, last_trade_at: datetime) -> None:
+    # Only forward: a backfill of an old range must not move the cursor back.
+    TradeSyncCursor.objects.filter(pk=cursor.pk).filter(
+        Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=last_trade_at)
+    ).update(last_trade_at=last_trade_at)

@@ -270,11 +270,11 @@ def test_my_trades_since_a_cursor_carry_fee_and_fee_currency(rich_fake):
     assert (first.fee, first.fee_currency, first.traded_at) == (Decimal("0.00244"), "USDT", cursor)
     assert (fills[1].fee, fills[1].fee_currency) == (Decimal("0.3005"), "SHARP")
     assert fills[1].traded_at == cursor + timedelta(milliseconds=1500)
-    (query,) = rich_fake.requests_to("/spot/v4/query/trades")
+    query = rich_fake.requests_to("/spot/v4/query/trades")[0]
     assert query.body["startTime"] == cursor_ms
 
 
-def test_my_trades_walk_back_every_page_to_the_cursor(rich_fake):
+def test_my_trades_read_forward_in_windows_from_the_cursor(rich_fake):
     connector = connect(rich_fake)
     placed = connector.create_order(buy("10000", "0.05"))
     start_ms = 1_780_000_000_000
@@ -285,7 +285,10 @@ def test_my_trades_walk_back_every_page_to_the_cursor(rich_fake):
 
     assert len(fills) == 450 and len({f.exchange_trade_id for f in fills}) == 450
     assert fills == sorted(fills, key=lambda f: f.traded_at)
-    assert len(rich_fake.requests_to("/spot/v4/query/trades")) == 3
+    queries = [q.body for q in rich_fake.requests_to("/spot/v4/query/trades")]
+    assert queries[0]["startTime"] == start_ms
+    assert all(a["startTime"] <= b["startTime"] for a, b in zip(queries, queries[1:]))  # forward only
+    assert all(q["endTime"] > q["startTime"] for q in queries) and len(queries) < 40
     assert [f.traded_at for f in connector.fetch_my_trades("SHARP/USDT", since=fills[0].traded_at, limit=2)] == [
         fills[0].traded_at, fills[1].traded_at]
 

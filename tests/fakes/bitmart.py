@@ -130,6 +130,8 @@ class FakeBitmart(LocalServer):
         self.faults: list[Fault] = []
         self.delay_s = delay_s  # every answer waits this long (latency benchmarks)
         self.visible_after_s = 0.0  # a placed order shows in queries only this long after placement
+        # BitMart does not document whether endTime is inclusive: tests run both ways.
+        self.end_time_inclusive = True
         self._ids = itertools.count(209626977087068257)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -230,6 +232,22 @@ class FakeBitmart(LocalServer):
                 "tradeRole": role,
                 "createTime": at_ms or _now_ms(),
                 "updateTime": at_ms or _now_ms(),
+            }
+            self.trades.append(trade)
+            return trade
+
+    def record_trade(self, symbol: str, side: str, size: str, price: str, *, at_ms: int, trade_id: str | None = None,
+                     order_id: str | None = None, fee: str = "0", fee_coin: str | None = None) -> dict:
+        """One own fill as the account's trade list shows it, without an order book behind it
+        (history for sync tests). Two calls with one ``trade_id`` are the two sides of a self-trade."""
+        with self._lock:
+            order_id = order_id or str(next(self._ids))
+            trade = {
+                "tradeId": trade_id or str(next(self._ids)), "orderId": order_id, "clientOrderId": order_id,
+                "symbol": symbol, "side": side, "orderMode": "spot", "type": "limit", "price": price, "size": size,
+                "notional": str(Decimal(size) * Decimal(price)), "fee": fee,
+                "feeCoinName": fee_coin or self._assets(symbol)[1], "tradeRole": "maker",
+                "createTime": at_ms, "updateTime": at_ms,
             }
             self.trades.append(trade)
             return trade
@@ -410,9 +428,17 @@ class FakeBitmart(LocalServer):
         return _ok(_public_order(order), message="success")
 
     def _my_trades(self, body: dict):
+        """Account Trade List (v4): rows with startTime <= createTime <= endTime (endTime
+        exclusive when ``end_time_inclusive`` is off), newest first, ``limit`` of them (1..200)."""
         start = int(body.get("startTime") or 0)
         end = int(body.get("endTime") or 2**62)
-        limit = min(int(body.get("limit") or 200), 200)
+        if body.get("endTime") and not self.end_time_inclusive:
+            end -= 1
+        limit = int(body.get("limit") or 200)
+        if not 1 <= limit <= 200:
+            return _error(400, 50000, "Bad Request [limit is invalid]")
+        if start > end:
+            return _error(400, 50000, "Bad Request [startTime is bigger than endTime]")
         # A row whose createTime a test removed is served in every range (a venue's broken row).
         rows = [t for t in self.trades if (t.get("createTime") is None or start <= int(t["createTime"]) <= end)
                 and (not body.get("symbol") or t["symbol"] == body["symbol"])]

@@ -118,9 +118,10 @@ def test_bulk_balances_cost_two_queries_for_1_or_6_bots(django_assert_num_querie
     for bot in bots:
         BalanceRefresh.objects.create(account=bot.account, last_success_at=now, last_attempt_at=now)
         BalanceSnapshot.objects.create(account=bot.account, asset="USDT", available=5, locked=0, total=5,
-                                       usd_value=5, taken_at=now)
+                                       usd_value=5, taken_at=now, confirmed_at=now)
         BalanceSnapshot.objects.create(account=bot.account, asset="USDT", available=9, locked=0, total=9,
-                                       usd_value=9, taken_at=now.replace(year=2025))  # an older set
+                                       usd_value=9, taken_at=now.replace(year=2025),
+                                       confirmed_at=now.replace(year=2025))  # an older set
     for group in (bots[:1], bots):
         with django_assert_num_queries(2):
             result = balances_for_bots(group)

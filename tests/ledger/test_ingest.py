@@ -6,14 +6,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
 from ledger import fifo
-from ledger.models import BotTrade, DailyRollup, HourlyRollup, PnlState, PriceSnapshot
+from ledger.models import BotTrade, DailyRollup, HourlyRollup, PnlState, PriceSnapshot, QuarantinedFill
 from ledger.selectors import pnl_for_bot
-from ledger.services import ingest_trades, rebuild_pnl
+from ledger.services import IngestResult, ingest_fills, ingest_trades, rebuild_pnl
 from tests.ledger.conftest import T0, fill
 
 D = Decimal
@@ -58,14 +57,27 @@ def test_third_token_fee_is_converted_with_a_price_taken_near_the_trade(bot):
 
 
 @pytest.mark.parametrize(
-    "bad",
-    [fill("s", side="hold"), fill("z", amount="0"), fill("", side="buy"),
-     dataclasses.replace(fill("p"), symbol="BTC/USDT"), dataclasses.replace(fill("n"), traded_at=datetime(2026, 1, 1))],
+    "bad, code",
+    [(fill("s", side="hold"), "trade_side"), (fill("z", amount="0"), "trade_amount"),
+     (fill("", side="buy"), "trade_id_missing"),
+     (dataclasses.replace(fill("p"), symbol="BTC/USDT"), "trade_symbol"),
+     (dataclasses.replace(fill("n"), traded_at=datetime(2026, 1, 1)), "trade_time"),
+     (dataclasses.replace(fill("t"), traded_at=None), "trade_time"),
+     (fill("big", amount="1e21"), "trade_too_large"),  # would overflow the column and fail the page
+     (fill("x" * 129), "trade_too_long"),
+     (dataclasses.replace(fill("g"), amount="garbage"), "trade_unreadable"),
+     (dataclasses.replace(fill("f"), fee=object()), "trade_unreadable")],
 )
-def test_invalid_fill_is_refused_with_a_validation_error(bot, bad):
-    with pytest.raises(ValidationError):
-        ingest_trades(bot, [bad])
-    assert not BotTrade.objects.exists()
+def test_invalid_fill_is_quarantined_and_the_others_are_booked(bot, bad, code):
+    result = ingest_fills(bot, [fill("ok1", minutes=-1), bad, fill("ok2", "sell", minutes=1)])
+
+    assert (result.new, result.quarantined) == (2, 1)
+    assert sorted(BotTrade.objects.filter(bot=bot).values_list("exchange_trade_id", flat=True)) == ["ok1", "ok2"]
+    (kept,) = QuarantinedFill.objects.filter(bot=bot)
+    assert kept.code == code and kept.reason and kept.raw["side"] == bad.side
+    assert ingest_fills(bot, [bad]) == IngestResult()  # the same bad fill again is kept once
+    assert QuarantinedFill.objects.filter(bot=bot).count() == 1
+    assert PnlState.objects.get(bot=bot).trade_count == 2
 
 
 def test_incremental_figures_and_rollups_equal_a_rebuild(bot):

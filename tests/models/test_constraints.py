@@ -49,7 +49,7 @@ def test_deleting_a_client_leaves_no_orphans():
     Order.objects.create(bot=bot, client_order_id="c1", side="buy", kind="limit", amount=Decimal("1"), price=Decimal("2"))
     ExchangeCredential.objects.create(account=bot.account, api_key_encrypted="x", secret_encrypted="y")
     BalanceSnapshot.objects.create(account=bot.account, asset="USDT", available=1, locked=0, total=1,
-                                   taken_at="2026-01-01T00:00:00Z")
+                                   taken_at="2026-01-01T00:00:00Z", confirmed_at="2026-01-01T00:00:00Z")
     record_event(actor="test", action="bot.create", bot=bot)
     other = BotFactory()
 

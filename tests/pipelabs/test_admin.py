@@ -20,6 +20,7 @@ ADMIN_PAGES = [
     "/admin/ledger/pricesnapshot/",
     "/admin/ledger/balancerefresh/",
     "/admin/ledger/tradesynccursor/",
+    "/admin/ledger/quarantinedfill/",
     "/admin/exchanges/papermarket/",
     "/admin/exchanges/paperbalance/",
     "/admin/exchanges/paperorder/",
@@ -92,3 +93,19 @@ def test_admin_form_refuses_a_key_without_its_secret(operator_client):
     assert response.status_code == 200
     assert "Enter both the API key and the secret" in response.content.decode()
     assert not ExchangeAccount.objects.exists()
+
+
+def test_quarantined_fills_are_shown_read_only_with_a_link_to_their_bot(operator_client):
+    from ledger.models import QuarantinedFill
+    from ledger.services import ingest_fills
+    from tests.ledger.conftest import fill
+
+    bot = BotFactory(symbol="SHARP/USDT")
+    ingest_fills(bot, [fill("bad-1", side="hold")])
+    row = QuarantinedFill.objects.get(bot=bot)
+
+    listing = operator_client.get("/admin/ledger/quarantinedfill/").content.decode()
+    assert f"/admin/bots/bot/{bot.pk}/change/" in listing and "bad-1" in listing and "trade_side" in listing
+    page = operator_client.get(f"/admin/ledger/quarantinedfill/{row.pk}/change/")
+    assert page.status_code == 200 and "hold" in page.content.decode()
+    assert operator_client.get("/admin/ledger/quarantinedfill/add/").status_code == 403

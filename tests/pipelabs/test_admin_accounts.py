@@ -40,25 +40,35 @@ def operator_client(client, db):
 
 
 def account_form(client_row, **fields):
-    return {"client": client_row.pk, "exchange": "bitmart", "name": "main", "options": "{}", "api_key": "",
+    return {"client": client_row.pk, "exchange": "bitmart", "name": "main", "api_key": "",
             "secret": "", "memo": "", "passphrase": "", **CREDENTIAL_FORMS, **fields}
 
 
-# --- options per venue --------------------------------------------------------------------------
+def page_text(response) -> str:
+    return response.content.decode().replace("&quot;", '"').replace("&#x27;", "'")
 
-@pytest.mark.parametrize("options, message", [
-    ("[1, 2]", strict.NOT_AN_OBJECT),
-    ('"https://api.example.com"', strict.NOT_AN_OBJECT),
-    ('{"api_url": 123}', "api_url must be an http(s) URL with a host"),
-    ('{"api_url": "http://api.example.com"}', "api_url must be an https:// URL"),
-    ('{"apiurl": "https://api.example.com"}', "apiurl: unknown option for bitmart"),
+
+# --- the venue's own fields, checked per venue -------------------------------------------------------
+
+@pytest.mark.parametrize("fields, message", [
+    ({"api_url": "123"}, "api_url must be an http(s) URL with a host"),
+    ({"api_url": "http://api.example.com"}, "api_url must be an https:// URL"),
+    ({"exchange": "paper", "paper_markets": "SHARP/USDT price=abc"}, "paper.markets.SHARP/USDT.price: must be a number"),
+    ({"exchange": "paper", "paper_markets": "SHARP/USDT pricee=1"}, "unknown option for a paper market"),
+    ({"exchange": "paper", "paper_markets": "SHARP/USDT price"}, "Line 1: 'price' is not key=value"),
+    ({"exchange": "paper", "paper_markets": "SHARPUSDT price=1"}, "is not BASE/QUOTE"),
+    ({"exchange": "paper", "paper_balances": "USDT ten"}, "paper.balances.USDT: must be a number"),
+    ({"exchange": "paper", "paper_balances": "USDT"}, "Line 1: write ASSET AMOUNT"),
+    ({"exchange": "paper", "maker_fee": "2"}, "less than or equal to 1"),
+    ({"exchange": "jupiter", "tokens": "USDC notamint 6"}, "is not a Solana mint address"),
+    ({"exchange": "jupiter", "slippage_bps": "20000"}, "less than or equal to 10000"),
 ])
-def test_bad_options_are_a_form_error_and_nothing_is_saved(operator_client, options, message):
+def test_bad_venue_fields_are_a_form_error_and_nothing_is_saved(operator_client, fields, message):
     client_row = ClientFactory()
-    response = operator_client.post(ADD, account_form(client_row, options=options, api_key=API_KEY, secret=SECRET,
-                                                      test_after_save="on"))
+    response = operator_client.post(ADD, account_form(client_row, api_key=API_KEY, secret=SECRET,
+                                                      test_after_save="on", **fields))
     assert response.status_code == 200
-    assert message in response.content.decode().replace("&quot;", '"').replace("&#x27;", "'")
+    assert message in page_text(response)
     assert not ExchangeAccount.objects.exists() and not ExchangeCredential.objects.exists()
     assert not AuditEvent.objects.exists() and not OrmQ.objects.exists()
 
@@ -66,22 +76,62 @@ def test_bad_options_are_a_form_error_and_nothing_is_saved(operator_client, opti
 def test_unknown_exchange_id_is_refused(operator_client):
     response = operator_client.post(ADD, account_form(ClientFactory(), exchange="notavenue"))
     assert response.status_code == 200
-    assert "&#x27;notavenue&#x27; is not a known venue" in response.content.decode()
+    assert "Select a valid choice. notavenue is not one of the available choices." in page_text(response)
     assert not ExchangeAccount.objects.exists()
 
 
-def test_valid_options_save_through_the_service_with_an_audit_row(operator_client):
+def test_venue_fields_save_through_the_service_with_an_audit_row(operator_client):
     client_row = ClientFactory()
-    response = operator_client.post(ADD, account_form(
-        client_row, exchange="binance", options='{"api_url": "https://api.binance.com"}'))
-    assert response.status_code == 302, response.content.decode()[:3000]
+    response = operator_client.post(ADD, account_form(client_row, exchange="binance",
+                                                      api_url="https://api.binance.com"))
+    assert response.status_code == 302, page_text(response)[:3000]
     account = ExchangeAccount.objects.get()
+    assert response["Location"] == f"/admin/exchanges/exchangeaccount/{account.pk}/change/"
     assert account.options == {"api_url": "https://api.binance.com"}
     event = AuditEvent.objects.get(action="account_created")
     assert event.changes["options"] == ["api_url"] and "binance.com" not in json.dumps(event.changes)
 
 
-# --- strict JSON ----------------------------------------------------------------------------------
+def test_paper_markets_and_balances_are_lines_not_json(operator_client):
+    client_row = ClientFactory()
+    response = operator_client.post(ADD, account_form(
+        client_row, exchange="paper", paper_markets="FOO/USDT price=2.5 amount_step=0.1 seed=7\n\n",
+        paper_balances="USDT 500\nFOO 10", maker_fee="0.002"))
+    assert response.status_code == 302, page_text(response)[:3000]
+    account = ExchangeAccount.objects.get()
+    assert account.options == {"paper": {"markets": {"FOO/USDT": {"price": "2.5", "amount_step": "0.1", "seed": 7}},
+                                         "balances": {"USDT": "500", "FOO": "10"}, "fees": {"maker": "0.002"}}}
+    page = page_text(operator_client.get(response["Location"]))
+    assert "FOO/USDT price=2.5 amount_step=0.1 seed=7" in page and "USDT 500" in page
+    # a paper account takes no key: no key field is drawn
+    assert 'name="api_key"' not in page and 'name="options"' not in page
+
+
+def test_add_page_asks_for_the_venue_first_and_the_venue_is_fixed_once_saved(operator_client):
+    add = page_text(operator_client.get(ADD))
+    assert 'name="exchange"' in add and 'name="api_key"' not in add and 'name="paper_markets"' not in add
+    assert '<option value="coinstore">Coinstore</option>' in add and '<option value="kraken">kraken</option>' in add
+    bitmart = page_text(operator_client.get(ADD + "?exchange=bitmart"))
+    assert 'name="memo"' in bitmart and 'name="paper_markets"' not in bitmart
+    coinstore = page_text(operator_client.get(ADD + "?exchange=coinstore"))
+    assert 'name="api_key"' in coinstore and 'name="memo"' not in coinstore
+    account = ExchangeAccountFactory(exchange="bitmart", options={"api_url": "https://api-cloud.bitmart.com"})
+    response = operator_client.post(f"/admin/exchanges/exchangeaccount/{account.pk}/change/", account_form(
+        account.client, exchange="paper", name=account.name, api_url="https://api-cloud.bitmart.com"))
+    assert response.status_code == 302, page_text(response)[:3000]
+    account.refresh_from_db()
+    assert account.exchange == "bitmart" and account.options == {"api_url": "https://api-cloud.bitmart.com"}
+
+
+def test_a_viewer_sees_settings_by_host_only(client, db):
+    _, password = create_operator("viewer", role="support")
+    client.login(username="viewer", password=password)
+    account = ExchangeAccountFactory(exchange="jupiter", options={"rpc_url": "https://rpc.example.com/k-secret-123"})
+    page = page_text(client.get(f"/admin/exchanges/exchangeaccount/{account.pk}/change/"))
+    assert "rpc.example.com" in page and "k-secret-123" not in page
+
+
+# --- strict JSON (bot config) ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, message", [
     ('{"a": "x\\u0000y"}', strict.NUL_CHARACTER),
@@ -95,11 +145,15 @@ def test_valid_options_save_through_the_service_with_an_audit_row(operator_clien
     ("[]", strict.NOT_AN_OBJECT),
 ])
 def test_hostile_json_is_a_readable_form_error(operator_client, text, message):
-    response = operator_client.post(ADD, account_form(ClientFactory(), exchange="paper", options=text))
+    from bots.models import Bot
+
+    account = ExchangeAccountFactory()
+    response = operator_client.post("/admin/bots/bot/add/", {
+        "client": account.client.pk, "account": account.pk, "name": "mm", "bot_type": "spread",
+        "symbol": "SHARP/USDT", "config": text})
     assert response.status_code == 200
-    page = response.content.decode()
-    assert message.replace('"', "&quot;") in page or message in page
-    assert not ExchangeAccount.objects.exists()
+    assert message in page_text(response)
+    assert not Bot.objects.exists()
 
 
 def test_deep_nesting_within_the_length_limit_never_recurses():
@@ -128,7 +182,7 @@ def test_admin_answers_at_once_with_a_hung_venue_and_the_worker_records_the_time
     with FakeBitmart(API_KEY, SECRET, MEMO) as venue:
         venue.inject("hang", path="/spot/v1/wallet", times=None)
         started = time.monotonic()
-        response = client.post(ADD, account_form(ClientFactory(), options=json.dumps({"api_url": venue.url}),
+        response = client.post(ADD, account_form(ClientFactory(), api_url=venue.url,
                                                  api_key=API_KEY, secret=SECRET, memo=MEMO, test_after_save="on"))
         elapsed = time.monotonic() - started
         assert response.status_code == 302, response.content.decode()[:3000]

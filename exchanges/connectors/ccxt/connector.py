@@ -37,8 +37,10 @@ logger = logging.getLogger(__name__)
 
 MARKETS_TTL_S = 600
 TRADES_PAGE = 200  # BitMart's largest page of own trades
-TRADES_MAX_PAGES = 25
-TOO_MANY_TRADES = "More than {count} trades since {since}; fetch from a later cursor."
+TRADES_WINDOW_MIN_MS = 3_600_000  # the first window read forward from a cursor: 1 hour
+TRADES_WINDOW_MAX_MS = 30 * 86_400_000  # empty windows double up to 30 days
+TRADES_WINDOW_AIM = 150  # trades a window should hold: room below the page of 200
+TRADES_MAX_REQUESTS = 200  # per call; the caller's next call goes on from the newest fill returned
 STUCK_PAGE = "{count} trades share one millisecond; cannot page past it."
 NO_TRADE_ID = "{exchange} sent a fill without a trade id"
 NO_TRADE_TIME = "{exchange} sent fill {trade_id} without a time"
@@ -59,12 +61,18 @@ def _markets_lock(key: tuple[str, str]) -> threading.Lock:
         return _markets_locks.setdefault(key, threading.Lock())
 
 
+def _fill_key(trade: dict) -> tuple:
+    # Both sides of a self-trade carry one trade id: keyed by id alone, one side would be lost.
+    return trade.get("id"), trade.get("side")
+
+
 class CcxtConnector(Connector):
     """One account at one ccxt exchange; calls are synchronous and bounded by ``timeout_s``."""
 
     def __init__(self, exchange_id: str, credentials: Credentials, *, api_url: str | None = None, timeout_s: float = 10.0):
         self.exchange_id = exchange_id
         self.api_url = api_url or ""
+        self._trades_span_ms = TRADES_WINDOW_MIN_MS  # BitMart's trade window width, learnt as it reads
         self._secrets = tuple(
             v for v in (credentials.api_key, credentials.secret, credentials.memo, credentials.passphrase) if v
         )
@@ -207,38 +215,62 @@ class CcxtConnector(Connector):
         return self._parse(self._order_from, raw, symbol, client_order_id)
 
     def fetch_my_trades(self, symbol: str, since: datetime | None = None, limit: int = 500) -> list[TradeFill]:
-        """Own fills at or after ``since`` (inclusive: callers dedupe by trade id), oldest first.
+        """Own fills at or after ``since`` (inclusive: callers dedupe by trade id and side), oldest
+        first, the first ``limit`` of them; without ``since``, the latest page.
 
-        BitMart answers newest first, so with a cursor its pages are walked back to the cursor;
-        without one only the latest page is read.
+        BitMart answers newest first, at most 200 rows, within ``startTime``..``endTime``: with a
+        cursor it is read forward in time windows (see ``_bitmart_forward``), so a backlog of any
+        size drains ``limit`` fills at a time.
         """
         self.market(symbol)
-        since_ms = None if since is None else wire.to_ms(since)
-        walk_back = self.exchange_id == "bitmart" and since_ms is not None
-        page_size = TRADES_PAGE if walk_back else limit
-        seen: dict[str, dict] = {}
-        until = None
-        for _ in range(TRADES_MAX_PAGES if walk_back else 1):
-            params = {} if until is None else {"until": until}
-            page = self._call(self._exchange.fetch_my_trades, symbol, since_ms, page_size, params)
-            fresh = [trade for trade in page if trade.get("id") not in seen]
-            seen.update((trade.get("id"), trade) for trade in fresh)
-            if len(page) < page_size:
-                break
-            if not fresh:
-                # A full page of trades already seen: the rest hide behind it, unreachable.
-                raise errors.ExchangeError(STUCK_PAGE.format(count=len(page)), exchange=self.exchange_id,
-                                           code="too_many_trades")
-            # Inclusive: the boundary millisecond is read twice and its trades dedupe by id.
-            until = self._parse(lambda: min(trade["timestamp"] for trade in page))
+        if self.exchange_id == "bitmart" and since is not None:
+            trades = self._bitmart_forward(symbol, wire.to_ms(since), limit)
         else:
-            if walk_back:
-                raise errors.ExchangeError(TOO_MANY_TRADES.format(count=len(seen), since=since), exchange=self.exchange_id,
-                                           code="too_many_trades")
-        fills = self._parse(lambda: [self._fill_from(trade, symbol) for trade in seen.values()])
+            page = self._call(self._exchange.fetch_my_trades, symbol, None if since is None else wire.to_ms(since),
+                              limit, {})
+            trades = list({_fill_key(trade): trade for trade in page}.values())
+        fills = self._parse(lambda: [self._fill_from(trade, symbol) for trade in trades])
         fills = [fill for fill in fills if since is None or fill.traded_at >= since]
-        fills.sort(key=lambda fill: (fill.traded_at, fill.exchange_trade_id))
+        fills.sort(key=lambda fill: (fill.traded_at, fill.exchange_trade_id, fill.side))
         return fills[:limit]
+
+    def _bitmart_forward(self, symbol: str, since_ms: int, limit: int) -> list[dict]:
+        """Every trade from ``since_ms`` on, read in windows [start, end] moving forward, until
+        ``limit`` are held or the windows reach the present.
+
+        Windows aim at ~150 trades: one that comes back full (200, only the newest of it) is
+        narrowed to the density it showed and read again; an empty one doubles (1 hour, up to 30
+        days); the width carries over to the next call on this connector. The next window starts
+        at the previous one's ``endTime``, so the boundary millisecond is read by both whether
+        BitMart's ``endTime`` is inclusive or not (undocumented), and trades dedupe on (id, side).
+        Only complete windows are kept, so what is returned is every trade from ``since_ms`` up
+        to its newest. More than 200 trades in one millisecond cannot be read: too_many_trades.
+        """
+        now_ms = wire.to_ms(datetime.now(timezone.utc))
+        seen: dict[tuple, dict] = {}
+        start, span = since_ms, self._trades_span_ms
+        for _ in range(TRADES_MAX_REQUESTS):
+            end = start + span
+            page = self._call(self._exchange.fetch_my_trades, symbol, start, TRADES_PAGE, {"until": end})
+            if len(page) >= TRADES_PAGE:
+                if span <= 1:
+                    raise errors.ExchangeError(STUCK_PAGE.format(count=len(page)), exchange=self.exchange_id,
+                                               code="too_many_trades")
+                # Only the newest 200 came: narrow to the density they show, at least by half.
+                oldest = self._parse(lambda: min(int(trade["timestamp"]) for trade in page))
+                span = max(1, min(span // 2, (end - oldest) * TRADES_WINDOW_AIM // TRADES_PAGE))
+                continue
+            seen.update((_fill_key(trade), trade) for trade in page)
+            if not page:  # quiet: double, and after a dense stretch back to an hour at once
+                span = max(span * 2, TRADES_WINDOW_MIN_MS)
+            else:
+                span = max(1, min(span * 2, span * TRADES_WINDOW_AIM // len(page)))
+            span = min(span, TRADES_WINDOW_MAX_MS)
+            self._trades_span_ms = span
+            if end >= now_ms or len(seen) >= limit:
+                break
+            start = end
+        return list(seen.values())
 
     # --- orders -------------------------------------------------------------------------------
     def create_order(self, request: OrderRequest) -> OrderInfo:
