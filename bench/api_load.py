@@ -80,7 +80,7 @@ def _seed(hang_port: int) -> tuple[str, int]:
                                                      options={"api_url": f"http://127.0.0.1:{hang_port}"})
             for asset, amount in (("SHARP", Decimal("123456.123456789012345678")), ("USDT", Decimal("9876.5"))):
                 BalanceSnapshot.objects.create(account=account, asset=asset, available=amount, locked=Decimal("1.5"),
-                                               total=amount + Decimal("1.5"), usd_value=amount, taken_at=now)
+                                               total=amount + Decimal("1.5"), usd_value=amount, taken_at=now, confirmed_at=now)
             BalanceRefresh.objects.create(account=account, last_success_at=now, last_attempt_at=now)
             for b in range(BOTS // ACCOUNTS):
                 bot = create_bot(client=client, account=account, name=f"bot-{a}-{b}", bot_type="volume",

@@ -329,13 +329,13 @@ def current_balances(account_ids) -> list[dict]:
     accounts = {a.pk: a for a in ExchangeAccount.objects.filter(pk__in=list(account_ids))}
     refreshes = {r.account_id: r for r in BalanceRefresh.objects.filter(account_id__in=list(accounts))}
     rows = BalanceSnapshot.objects.filter(
-        account_id__in=list(accounts), taken_at=F("account__balance_refresh__last_success_at")
+        account_id__in=list(accounts), confirmed_at=F("account__balance_refresh__last_success_at")
     ).order_by("account_id", "asset")
     return [
         {
             "asset": s.asset, "total": s.total, "available": s.available, "locked": s.locked, "usd_value": s.usd_value,
             "exchange": accounts[s.account_id].exchange, "account": accounts[s.account_id].name,
-            "account_id": s.account_id, "taken_at": s.taken_at,
+            "account_id": s.account_id, "taken_at": s.confirmed_at,
             "is_stale": bool(refreshes.get(s.account_id) and refreshes[s.account_id].is_stale),
         }
         for s in rows

@@ -120,6 +120,7 @@ def balance_json(bot: Bot, balances: dict, volume: dict) -> dict:
         "volume_24h_currency": "USD" if volume["usd_volume"] is not None else volume["quote_currency"],
         "trades_24h": {"buys": volume["buy_count"], "sells": volume["sell_count"]},
         "taken_at": balances["taken_at"],
+        "age_s": balances.get("age_s"),
         "is_stale": balances["is_stale"],
     }
     if balances["reason"]:

@@ -40,7 +40,7 @@ def with_snapshot(account, base="SHARP", quote="USDT", available=Decimal("1234.5
     now = timezone.now()
     for asset in (base, quote):
         BalanceSnapshot.objects.create(account=account, asset=asset, available=available, locked=locked,
-                                       total=available + locked, taken_at=now)
+                                       total=available + locked, taken_at=now, confirmed_at=now)
     BalanceRefresh.objects.update_or_create(account=account, defaults={"last_success_at": now, "last_attempt_at": now})
 
 
@@ -75,7 +75,9 @@ def test_list_with_balances_reads_snapshots_and_rollups_exactly(acme):
     # SQLite keeps a decimal column to 15 significant digits; PostgreSQL keeps every one.
     digits = "1234.567890123456789" if connection.vendor == "postgresql" else "1234.56789012345"
     with_snapshot(account, available=Decimal(digits))
-    HourlyRollup.objects.create(bot=bot, bucket_start=timezone.now().replace(minute=0, second=0, microsecond=0),
+    # A whole hour inside the last 24 h (the current, partial hour is summed from trades).
+    HourlyRollup.objects.create(bot=bot, bucket_start=timezone.now().replace(minute=0, second=0, microsecond=0)
+                                - timedelta(hours=2),
                                 trade_count=3, buy_count=2, sell_count=1, buy_quote=Decimal("10.5"),
                                 sell_quote=Decimal("0.000000000000000001"))
     response = api.get("/bots", {"include_balances": "true"})

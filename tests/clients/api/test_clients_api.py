@@ -197,7 +197,7 @@ def test_balances_portfolio_and_price(acme, admin):
     account = ExchangeAccountFactory(client=client, exchange="bitmart", name="bm")
     now = timezone.now()
     BalanceSnapshot.objects.create(account=account, asset="USDT", available=Decimal("10.5"), locked=Decimal("1"),
-                                   total=Decimal("11.5"), usd_value=Decimal("11.5"), taken_at=now)
+                                   total=Decimal("11.5"), usd_value=Decimal("11.5"), taken_at=now, confirmed_at=now)
     BalanceRefresh.objects.create(account=account, last_success_at=now, last_attempt_at=now)
     balances = body(admin[1].get(f"/api/admin/clients/{client.pk}/balances"))["balances"]
     assert balances == [{"asset": "USDT", "total": Decimal("11.5"), "available": Decimal("10.5"), "locked": 1,
