@@ -230,6 +230,9 @@ REST_KNOX = {
 # Seconds a process trusts a token it has checked before asking the database again: a revoked
 # token may still pass for this long in another process (the revoking one forgets it at once).
 API_TOKEN_CACHE_S = env.float("API_TOKEN_CACHE_S", default=10.0)
+# GET /bots answers an unchanged list (same bots, none updated) from each process's memory for this
+# long: its balances, volume and P&L come from snapshots refreshed on a minute scale anyway. 0: off.
+API_LIST_CACHE_S = env.float("API_LIST_CACHE_S", default=5.0)
 # The earlier frontend identified itself with a bare X-Wallet-Address header, which anyone can
 # write: accepted only when this compatibility switch is on, never in production (pipelabs.E0xx).
 API_ALLOW_WALLET_HEADER = env.bool("API_ALLOW_WALLET_HEADER", default=False)

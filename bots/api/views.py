@@ -1,7 +1,8 @@
 import csv
 
 from django.core.exceptions import ValidationError
-from django.http import StreamingHttpResponse
+from django.db.models import Count, Max
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -23,12 +24,15 @@ from ledger.selectors import balances_for_bot, pnl_for_bot, stats_for_bot, summa
 from pipelabs.api.base import deleted
 from pipelabs.api.exceptions import Conflict
 from pipelabs.api.idempotency import HEADER, idempotent
+from pipelabs.api.memo import ListCache
+from pipelabs.api.wire import dumps
 
 DEFAULT_PAGE_SIZE = 100
 IDEMPOTENCY_KEY = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False,
                                    description="Retry-safe: the same key and body answer the first result again.")
 MAX_PAGE_SIZE = 500
 TRUE = ("1", "true", "yes", "on")
+list_cache = ListCache("API_LIST_CACHE_S")
 BAD_PAGE = "{name} is a whole number from 1 to {high}."
 NO_SUCH_ACCOUNT = "No exchange account of this bot's client has this name."
 READ_ONLY = "{field} cannot be changed here."
@@ -70,14 +74,22 @@ class BotsView(APIView):
         params = request.query_params
         queryset = selectors.bots_for(request.user, account=params.get("account"), bot_type=params.get("bot_type"),
                                       status=params.get("status"))
-        count = queryset.count()
+        # One query says whether any listed bot changed; an unchanged list within API_LIST_CACHE_S
+        # is answered from this process's memory (figures move only at the refresh's pace).
+        stamp = queryset.aggregate(count=Count("id"), changed=Max("updated_at"))
+        key = (request.user.client_id, request.user.is_admin, tuple(sorted(params.items())))
+        cached = list_cache.get(key, stamp)
+        if cached is not None:
+            return HttpResponse(cached, content_type="application/json")
         bots = list(queryset[(page - 1) * size: page * size])
         now = timezone.now()
         if str(params.get("include_balances", "")).lower() in TRUE:
             items = _with_figures(bots, now)
         else:
             items = [bot_json(bot, now) for bot in bots]
-        return Response({"bots": items, "count": count, "page": page, "page_size": size})
+        answer = dumps({"bots": items, "count": stamp["count"], "page": page, "page_size": size})
+        list_cache.put(key, stamp, answer)
+        return HttpResponse(answer, content_type="application/json")
 
     @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
                    parameters=[IDEMPOTENCY_KEY])

@@ -99,7 +99,8 @@ def test_missing_balance_says_not_found(acme):
     assert item["balance"]["available"] == {"SHARP": 0, "USDT": 0}
 
 
-def test_list_with_balances_costs_the_same_queries_for_1_and_100_bots(acme):
+def test_list_with_balances_costs_the_same_queries_for_1_and_100_bots(acme, settings):
+    settings.API_LIST_CACHE_S = 0
     client, api, account = acme
     with_snapshot(account)
     BotFactory(client=client, account=account)
@@ -295,3 +296,23 @@ def test_idempotency_key_replays_the_first_answer(acme):
     ExchangeAccountFactory(client=Bot.objects.first().client.__class__.objects.get(name="other"), name="main")
     assert other_api.post("/bots", payload, HTTP_IDEMPOTENCY_KEY="k-1").status_code == 201  # keys are per caller
     assert api.post("/bots", payload, HTTP_IDEMPOTENCY_KEY="x" * 101).status_code == 400
+
+
+def test_list_memory_serves_unchanged_lists_and_never_a_changed_one(acme, settings):
+    settings.API_LIST_CACHE_S = 60
+    client, api, account = acme
+    bot = BotFactory(client=client, account=account)
+    with_snapshot(account)
+    first = api.get("/bots", {"include_balances": "true"})
+    with CaptureQueriesContext(connection) as hit:
+        again = api.get("/bots", {"include_balances": "true"})
+    assert again.content == first.content and len(hit) <= 2
+    assert body(api.get("/bots"))["bots"][0]["id"] == bot.pk  # other parameters, other entry
+    api.patch(f"/bots/{bot.pk}", {"name": "renamed"})
+    assert body(api.get("/bots", {"include_balances": "true"}))["bots"][0]["name"] == "renamed"
+    other = BotFactory(client=client, account=account)
+    assert other.pk in {b["id"] for b in body(api.get("/bots", {"include_balances": "true"}))["bots"]}
+    Bot.objects.filter(pk=other.pk).delete()
+    assert other.pk not in {b["id"] for b in body(api.get("/bots", {"include_balances": "true"}))["bots"]}
+    _, stranger = client_with_token("stranger")
+    assert body(stranger.get("/bots", {"include_balances": "true"}))["bots"] == []  # never another caller's entry
