@@ -9,14 +9,19 @@ from clients.validators import validate_wallet_address
 
 
 @transaction.atomic
-def create_client(*, name: str, role: str = Client.Role.CLIENT, wallets: list[tuple[str, str]] = ()) -> Client:
+def create_client(*, name: str, role: str = Client.Role.CLIENT, wallets: list[tuple[str, str]] = (),
+                  email: str = "", management_mode: str = Client.ManagementMode.MANAGED) -> Client:
     """A client with its (chain, address) wallets; invalid input raises ValidationError, nothing written."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A client needs a name."})
     if role not in Client.Role.values:
         raise ValidationError({"role": f"Role must be one of {', '.join(Client.Role.values)}."})
-    client = Client.objects.create(name=name, role=role)
+    if management_mode not in Client.ManagementMode.values:
+        raise ValidationError({"management_mode": "management_mode is self or managed."})
+    client = Client(name=name, role=role, email=(email or "").strip(), management_mode=management_mode)
+    client.full_clean(exclude=["user"])
+    client.save()
     for chain, address in wallets:
         add_wallet(client, chain=chain, address=address)
     return client
@@ -67,3 +72,159 @@ def create_operator(username: str, *, password: str | None = None, role: str | N
     user = User.objects.create_user(username=username, password=password, is_staff=True)
     user.groups.add(ensure_roles()[role])
     return user, password
+
+
+BAD_SOLANA_KEY = "A Solana private key is the base58 keypair (64 bytes) or its JSON array of 64 numbers."
+WALLET_OF_ANOTHER_CLIENT = "This wallet already belongs to another client."
+
+
+def _solana_keypair(private_key: str):
+    import json
+
+    from solders.keypair import Keypair
+
+    text = (private_key or "").strip()
+    try:
+        if text.startswith("["):
+            numbers = json.loads(text)
+            return Keypair.from_bytes(bytes(numbers))
+        return Keypair.from_base58_string(text)
+    except Exception:  # noqa: BLE001  whatever is wrong with it, the message must not quote it
+        raise ValidationError({"private_key": BAD_SOLANA_KEY}) from None
+
+
+@transaction.atomic
+def store_wallet_key(client: Client, *, private_key: str, actor: str, label: str = "trading") -> Wallet:
+    """The client's Solana trading wallet with its private key stored encrypted (replacing any), audited.
+
+    The wallet's address is the key's public key, so a key cannot be stored under another address.
+    """
+    from bots.models import AuditEvent
+    from django.utils import timezone
+
+    from exchanges import crypto
+    from pipelabs.logging import register_secret
+
+    keypair = _solana_keypair(private_key)
+    register_secret(private_key.strip())
+    address = str(keypair.pubkey())
+    wallet = Wallet.objects.select_for_update().filter(chain=Wallet.Chain.SOLANA, address=address).first()
+    if wallet is not None and wallet.client_id != client.pk:
+        raise ValidationError({"private_key": WALLET_OF_ANOTHER_CLIENT})
+    replaced = bool(wallet and wallet.private_key_encrypted)
+    if wallet is None:
+        wallet = Wallet(client=client, chain=Wallet.Chain.SOLANA, address=address, label=label)
+    wallet.private_key_encrypted = crypto.encrypt(private_key.strip())
+    wallet.key_added_by = actor
+    wallet.key_connected_at = timezone.now()
+    wallet.save()
+    AuditEvent.objects.create(actor=actor, action="wallet_key_replaced" if replaced else "wallet_key_added",
+                              client=client, target=str(wallet), changes={"address": address})
+    return wallet
+
+
+@transaction.atomic
+def clear_wallet_key(wallet: Wallet, *, actor: str) -> Wallet:
+    """Forget the wallet's private key (the wallet stays, read-only), audited."""
+    from bots.models import AuditEvent
+
+    Wallet.objects.filter(pk=wallet.pk).update(private_key_encrypted="", key_added_by="", key_connected_at=None)
+    wallet.refresh_from_db()
+    AuditEvent.objects.create(actor=actor, action="wallet_key_revoked", client_id=wallet.client_id,
+                              target=str(wallet), changes={"address": wallet.address})
+    return wallet
+
+
+CLIENT_HAS_LIVE_BOTS = "Stop this client's running bots before deleting it: {names}."
+WALLET_IN_USE = "This wallet signs for an exchange account; remove the account first."
+UPDATABLE_CLIENT_FIELDS = ("name", "email", "role", "management_mode", "is_active")
+
+
+def _audit(*, actor: str, action: str, client: Client | None, target: str, changes: dict):
+    from bots.models import AuditEvent  # bots depends on clients, not the other way round
+
+    AuditEvent.objects.create(actor=actor, action=action, client=client, target=target, changes=changes)
+
+
+@transaction.atomic
+def update_client(client: Client, *, actor: str, **changes) -> Client:
+    """Change the client's own fields (UPDATABLE_CLIENT_FIELDS), validated and audited old → new."""
+    unknown = sorted(set(changes) - set(UPDATABLE_CLIENT_FIELDS))
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed." for field in unknown})
+    current = Client.objects.select_for_update().get(pk=client.pk)
+    diff = {field: [getattr(current, field), value] for field, value in changes.items()
+            if getattr(current, field) != value}
+    if not diff:
+        return current
+    for field in diff:
+        setattr(current, field, changes[field])
+    if "name" in diff:
+        current.name = (current.name or "").strip()
+    current.full_clean(exclude=["user", "account_identifier"])
+    current.save(update_fields=[*diff, "updated_at"])
+    _audit(actor=actor, action="client.update", client=current, target=str(current), changes=diff)
+    if "is_active" in diff and not current.is_active and current.user_id:
+        from clients.signin import revoke_tokens
+
+        revoke_tokens(current.user)
+    return current
+
+
+@transaction.atomic
+def delete_client(client: Client, *, actor: str) -> int:
+    """Delete a client with its wallets, accounts and stopped bots; refused while any bot runs."""
+    from bots.models import Bot
+    from bots.services import UNDELETABLE_STATUSES, delete_bots
+
+    current = Client.objects.select_for_update().get(pk=client.pk)
+    bots = list(Bot.objects.filter(client=current))
+    live = [str(bot) for bot in bots if bot.status in UNDELETABLE_STATUSES]
+    if live:
+        raise ValidationError(CLIENT_HAS_LIVE_BOTS.format(names=", ".join(live)), code="client_has_live_bots")
+    delete_bots(bots, actor=actor)
+    _audit(actor=actor, action="client.delete", client=None, target=str(current),
+           changes={"client_id": current.pk, "account_identifier": current.account_identifier})
+    user = current.user
+    pk = current.pk
+    current.exchange_accounts.update(wallet=None)
+    current.delete()
+    if user is not None:
+        from clients.signin import revoke_tokens
+
+        revoke_tokens(user)
+        user.delete()
+    return pk
+
+
+@transaction.atomic
+def change_wallet(wallet: Wallet, *, actor: str, address: str | None = None, chain: str | None = None,
+                  label: str | None = None) -> Wallet:
+    chain = chain or wallet.chain
+    try:
+        address = validate_wallet_address(chain, address if address is not None else wallet.address)
+    except ValueError as exc:
+        raise ValidationError({"address": str(exc)}) from exc
+    if (address, chain) != (wallet.address, wallet.chain):
+        if wallet.exchange_accounts.exists() or wallet.private_key_encrypted:
+            raise ValidationError({"address": WALLET_IN_USE})
+        if Wallet.objects.filter(chain=chain, address=address).exclude(pk=wallet.pk).exists():
+            raise ValidationError({"address": "This wallet already belongs to a client."})
+    old = {"address": wallet.address, "chain": wallet.chain, "label": wallet.label}
+    wallet.address, wallet.chain = address, chain
+    if label is not None:
+        wallet.label = label.strip()[:100]
+    wallet.save()
+    _audit(actor=actor, action="wallet.update", client=wallet.client, target=str(wallet),
+           changes={"old": old, "new": {"address": wallet.address, "chain": wallet.chain, "label": wallet.label}})
+    return wallet
+
+
+@transaction.atomic
+def remove_wallet(wallet: Wallet, *, actor: str) -> int:
+    if wallet.exchange_accounts.exists():
+        raise ValidationError({"wallet": WALLET_IN_USE})
+    pk = wallet.pk
+    _audit(actor=actor, action="wallet.delete", client=wallet.client, target=str(wallet), changes={"address": wallet.address})
+    wallet.delete()
+    return pk

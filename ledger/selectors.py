@@ -321,3 +321,48 @@ def summaries_for_bots(bots, window="24h", *, now: datetime | None = None) -> di
     pnl, volume = pnl_for_bots(bots, now=now), volume_for_bots(bots, window, now=now)
     balances = balances_for_bots(bots, now=now)
     return {b.pk: {"pnl": pnl[b.pk], "volume": volume[b.pk], "balances": balances[b.pk]} for b in bots}
+
+
+# --- portfolios -------------------------------------------------------------------------------------
+def current_balances(account_ids) -> list[dict]:
+    """Each account's latest good snapshot per asset, with its exchange and age: two queries."""
+    accounts = {a.pk: a for a in ExchangeAccount.objects.filter(pk__in=list(account_ids))}
+    refreshes = {r.account_id: r for r in BalanceRefresh.objects.filter(account_id__in=list(accounts))}
+    rows = BalanceSnapshot.objects.filter(
+        account_id__in=list(accounts), confirmed_at=F("account__balance_refresh__last_success_at")
+    ).order_by("account_id", "asset")
+    return [
+        {
+            "asset": s.asset, "total": s.total, "available": s.available, "locked": s.locked, "usd_value": s.usd_value,
+            "exchange": accounts[s.account_id].exchange, "account": accounts[s.account_id].name,
+            "account_id": s.account_id, "taken_at": s.confirmed_at,
+            "is_stale": bool(refreshes.get(s.account_id) and refreshes[s.account_id].is_stale),
+        }
+        for s in rows
+    ]
+
+
+def portfolio(account_ids) -> dict:
+    """Balances per exchange and asset over the accounts, with USD totals where every price is known."""
+    balances = current_balances(account_ids)
+    by_exchange: dict[str, dict[str, dict]] = {}
+    for row in balances:
+        assets = by_exchange.setdefault(row["exchange"], {})
+        held = assets.setdefault(row["asset"], {"asset": row["asset"], "total": ZERO, "available": ZERO,
+                                                "locked": ZERO, "usd_value": ZERO})
+        for name in ("total", "available", "locked"):
+            held[name] = fifo.EXACT.add(held[name], row[name])
+        held["usd_value"] = None if held["usd_value"] is None or row["usd_value"] is None else \
+            fifo.EXACT.add(held["usd_value"], row["usd_value"])
+    values = [row["usd_value"] for row in balances]
+    return {
+        "exchanges": [{"exchange": name, "assets": list(assets.values())} for name, assets in sorted(by_exchange.items())],
+        "balances": balances,
+        "total_usd": None if None in values else fifo.from_units(sum(fifo.to_units(v) for v in values)),
+    }
+
+
+def stored_price(exchange: str, symbol: str, *, account_ids=()) -> PriceSnapshot | None:
+    """The stored price of ``symbol`` at ``exchange`` (for paper: at one of ``account_ids``), else None."""
+    venues = [prices.venue_key("paper", pk) for pk in account_ids] if exchange == "paper" else [exchange]
+    return PriceSnapshot.objects.filter(exchange__in=venues, symbol=symbol).order_by("-taken_at").first()

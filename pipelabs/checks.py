@@ -130,6 +130,12 @@ def check_production_config(app_configs=None, **kwargs):
         errors.append(_missing("DATABASE_URL", "Production runs on PostgreSQL, not the local SQLite file.", "pipelabs.E007"))
     if settings.DEBUG:
         errors.append(checks.Error("DEBUG is on in production.", hint="Unset DEBUG.", id="pipelabs.E008"))
+    if settings.API_ALLOW_WALLET_HEADER:
+        errors.append(checks.Error(
+            "API_ALLOW_WALLET_HEADER is on in production: anyone could act as any wallet by naming it.",
+            hint="Unset API_ALLOW_WALLET_HEADER; the frontend signs in and sends a bearer token.",
+            id="pipelabs.E020",
+        ))
     for var, values in (
         ("ALLOWED_HOSTS", settings.ALLOWED_HOSTS),
         ("CORS_ALLOWED_ORIGINS", settings.CORS_ALLOWED_ORIGINS if settings.CORS_ORIGINS_FROM_ENV else []),

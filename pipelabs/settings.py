@@ -6,6 +6,7 @@ django-q2 broker to Redis. Production validation lives in ``pipelabs/checks.py``
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from pipelabs.env import PRODUCTION, Env, csv, database_config, environment_name, normalize_environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -183,7 +185,11 @@ CORS_ALLOW_HEADERS = (
     "x-request-id",
     "x-requested-with",
     "x-wallet-address",
+    "x-client-id",
 )
+# The frontend sends its bearer token and reads JSON across origins.
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_METHODS = ("DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT")
 
 # --- security (production) -------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -197,13 +203,46 @@ CSRF_COOKIE_SECURE = IS_PRODUCTION
 X_FRAME_OPTIONS = "DENY"
 
 # --- REST framework --------------------------------------------------------------------------
+# Deny by default: a view must say who may call it, never inherit DRF's allow-any.
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "pipelabs.api.exceptions.handle_exception",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "clients.principal.BearerTokenAuthentication",
+        "clients.principal.WalletHeaderAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Decimals as JSON numbers from their own digits (pipelabs/api/wire.py).
+    "DEFAULT_RENDERER_CLASSES": ["pipelabs.api.wire.DecimalJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["pipelabs.api.wire.DecimalJSONParser"],
+    "COERCE_DECIMAL_TO_STRING": False,
+    "UNAUTHENTICATED_USER": None,
+    # ?format=csv selects an export (GET /bots/{id}/trades), not a renderer.
+    "URL_FORMAT_OVERRIDE": None,
 }
+# API tokens: random, stored as SHA-512 digests, expiring (django-rest-knox).
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Bearer",
+    "TOKEN_TTL": timedelta(hours=env.float("API_TOKEN_TTL_HOURS", default=12)),
+    "AUTO_REFRESH": False,
+}
+# Seconds a process trusts a token it has checked before asking the database again: a revoked
+# token may still pass for this long in another process (the revoking one forgets it at once).
+API_TOKEN_CACHE_S = env.float("API_TOKEN_CACHE_S", default=10.0)
+# GET /bots answers an unchanged list (same bots, none updated) from each process's memory for this
+# long: its balances, volume and P&L come from snapshots refreshed on a minute scale anyway. 0: off.
+API_LIST_CACHE_S = env.float("API_LIST_CACHE_S", default=5.0)
+# The earlier frontend identified itself with a bare X-Wallet-Address header, which anyone can
+# write: accepted only when this compatibility switch is on, never in production (pipelabs.E0xx).
+API_ALLOW_WALLET_HEADER = env.bool("API_ALLOW_WALLET_HEADER", default=False)
+# Sign-in: how long an issued message may be signed, and the limits per IP and per wallet.
+SIGN_IN_MESSAGE_TTL_S = env.int("SIGN_IN_MESSAGE_TTL_S", default=300)
+SIGN_IN_RATE_LIMIT = env.str("SIGN_IN_RATE_LIMIT", default="20/m")
+SIGN_IN_WALLET_RATE_LIMIT = env.str("SIGN_IN_WALLET_RATE_LIMIT", default="10/m")
+# The domain and URI written into sign-in messages (EIP-4361 / Sign-In with Solana).
+SIGN_IN_DOMAIN = env.str("SIGN_IN_DOMAIN", default="app.pipelabs.xyz")
+SIGN_IN_URI = env.str("SIGN_IN_URI", default="https://app.pipelabs.xyz")
 SPECTACULAR_SETTINGS = {
     "TITLE": "pipelabs API",
     "VERSION": VERSION,
@@ -214,6 +253,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Swagger UI would otherwise send the schema to validator.swagger.io for a badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Our routes answer with and without a trailing slash; document them as the frontend calls them.
+    "PREPROCESSING_HOOKS": ["pipelabs.api.base.paths_without_trailing_slash"],
+    "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"]},
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- django-q2 -------------------------------------------------------------------------------

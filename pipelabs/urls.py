@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pipelabs import health
@@ -16,4 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The client API sits at the root, path for path as the frontend calls it.
+    path("", include("clients.api.urls")),
+    path("", include("bots.api.urls")),
+    path("", include("ledger.api.urls")),
 ]

@@ -45,7 +45,8 @@ def handle_exception(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound(NOT_FOUND)
+        # Our selectors' texts ("Client not found") are what the frontend matches.
+        exc = exceptions.NotFound(str(exc) or NOT_FOUND)
     elif isinstance(exc, ExchangeError):
         body = {"detail": str(exc), "code": exc.code}
         if exc.exchange_code:

@@ -25,3 +25,27 @@ def test_docs_page_references_no_external_host_and_its_assets_are_served(setting
     for url in assets:
         assert client.get(url).status_code == 200, url
     assert client.get("/api/schema/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_schema_lists_the_client_api_as_the_frontend_calls_it():
+    import yaml
+
+    response = Client().get("/api/schema/")
+    schema = yaml.safe_load(response.content)
+    paths = set(schema["paths"])
+    for path in ("/bots", "/bots/{bot_id}", "/bots/{bot_id}/balance-and-volume", "/bots/{bot_id}/stats",
+                 "/bots/{bot_id}/trades", "/bots/health/summary", "/auth/message/{wallet}", "/auth/verify",
+                 "/clients", "/clients/by-wallet/{wallet}", "/exchanges/credentials", "/portfolio", "/market/price",
+                 "/api/admin/clients/{client_id}/balances"):
+        assert path in paths, path
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+@pytest.mark.django_db
+def test_documented_bot_fields_are_what_the_endpoint_answers():
+    from bots.api.serializers import BotSerializer, bot_json
+    from tests.factories import BotFactory
+
+    documented = {name for name, field in BotSerializer().fields.items() if field.required}
+    assert documented <= set(bot_json(BotFactory()))

@@ -1,0 +1,305 @@
+import csv
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bots import intake, selectors
+from bots.api.serializers import (
+    BotCreateSerializer, BotListSerializer, BotSerializer, BotUpdateSerializer, CredentialsSerializer,
+    balance_json, bot_json, pnl_json,
+)
+from bots.models import Bot
+from bots.services import delete_bots, update_bot
+from clients.selectors import acting_client
+from exchanges.models import ExchangeAccount
+from ledger import prices
+from ledger.models import BotTrade
+from ledger.selectors import balances_for_bot, pnl_for_bot, stats_for_bot, summaries_for_bots, volume_for_bots
+from pipelabs.api.base import deleted
+from pipelabs.api.exceptions import Conflict
+from pipelabs.api.idempotency import HEADER, idempotent
+from pipelabs.api.memo import ListCache
+from pipelabs.api.wire import dumps
+
+DEFAULT_PAGE_SIZE = 100
+IDEMPOTENCY_KEY = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False,
+                                   description="Retry-safe: the same key and body answer the first result again.")
+MAX_PAGE_SIZE = 500
+TRUE = ("1", "true", "yes", "on")
+list_cache = ListCache("API_LIST_CACHE_S")
+BAD_PAGE = "{name} is a whole number from 1 to {high}."
+NO_SUCH_ACCOUNT = "No exchange account of this bot's client has this name."
+READ_ONLY = "{field} cannot be changed here."
+RECENT_TRADES = 20
+CSV_MAX_ROWS = 100_000
+
+
+def _page(request) -> tuple[int, int]:
+    values = {}
+    for name, default, high in (("page", 1, 10**9), ("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)):
+        raw = request.query_params.get(name) or request.query_params.get("limit" if name == "page_size" else "_")
+        raw = default if raw in (None, "") else raw
+        if not str(raw).isdigit() or not 1 <= int(raw) <= high:
+            raise ValidationError({name: BAD_PAGE.format(name=name, high=high)})
+        values[name] = int(raw)
+    return values["page"], values["page_size"]
+
+
+def _with_figures(bots: list, now) -> list[dict]:
+    summaries = summaries_for_bots(bots, now=now)
+    answer = []
+    for bot in bots:
+        item = bot_json(bot, now)
+        figures = summaries[bot.pk]
+        item["balance"] = balance_json(bot, figures["balances"], figures["volume"])
+        item["pnl"] = pnl_json(figures["pnl"])
+        answer.append(item)
+    return answer
+
+
+class BotsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str, required=False)
+                    for name in ("account", "bot_type", "status", "include_balances", "page", "page_size")],
+        responses=BotListSerializer, tags=["bots"], operation_id="bots_list",
+    )
+    def get(self, request):
+        page, size = _page(request)
+        params = request.query_params
+        queryset = selectors.bots_for(request.user, account=params.get("account"), bot_type=params.get("bot_type"),
+                                      status=params.get("status"))
+        # One query says whether any listed bot changed; an unchanged list within API_LIST_CACHE_S
+        # is answered from this process's memory (figures move only at the refresh's pace).
+        stamp = queryset.aggregate(count=Count("id"), changed=Max("updated_at"))
+        key = (request.user.client_id, request.user.is_admin, tuple(sorted(params.items())))
+        cached = list_cache.get(key, stamp)
+        if cached is not None:
+            return HttpResponse(cached, content_type="application/json")
+        bots = list(queryset[(page - 1) * size: page * size])
+        now = timezone.now()
+        if str(params.get("include_balances", "")).lower() in TRUE:
+            items = _with_figures(bots, now)
+        else:
+            items = [bot_json(bot, now) for bot in bots]
+        answer = dumps({"bots": items, "count": stamp["count"], "page": page, "page_size": size})
+        list_cache.put(key, stamp, answer)
+        return HttpResponse(answer, content_type="application/json")
+
+    @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
+                   parameters=[IDEMPOTENCY_KEY])
+    @idempotent
+    def post(self, request):
+        return create(request)
+
+
+def create(request):
+    body = BotCreateSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    client = acting_client(request.user, client_id=data.get("client_id"),
+                           account_identifier=data.get("account_identifier"),
+                           header=request.headers.get("X-Client-ID"))
+    bot, notice = intake.create_bot_for(client, data, actor=request.user.actor)
+    answer = bot_json(Bot.objects.select_related("account").get(pk=bot.pk))
+    if notice:
+        answer["notice"] = notice
+    return Response(answer, status=201)
+
+
+class BotCreateView(APIView):
+    @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
+                   parameters=[IDEMPOTENCY_KEY])
+    @idempotent
+    def post(self, request):
+        return create(request)
+
+
+class BotDetailView(APIView):
+    @extend_schema(responses=BotSerializer, tags=["bots"])
+    def get(self, request, bot_id):
+        return Response(bot_json(selectors.access_bot(request.user, bot_id)))
+
+    @extend_schema(request=BotUpdateSerializer, responses=BotSerializer, tags=["bots"])
+    def put(self, request, bot_id):
+        return self._update(request, bot_id)
+
+    @extend_schema(request=BotUpdateSerializer, responses=BotSerializer, tags=["bots"])
+    def patch(self, request, bot_id):
+        return self._update(request, bot_id)
+
+    def _update(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        body = BotUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        current = bot_json(bot)
+        errors = {field: READ_ONLY.format(field=field) for field in ("status", "connector", "exchange")
+                  if field in data and data[field] != current[field]}
+        if errors:
+            raise ValidationError(errors)
+        changes = {field: data[field] for field in ("name", "bot_type", "config") if field in data}
+        if "pair" in data or "symbol" in data:
+            changes["symbol"] = data.get("pair") or data.get("symbol")
+        if "account" in data and data["account"] != bot.account.name:
+            account = ExchangeAccount.objects.filter(client_id=bot.client_id, name=data["account"]).first()
+            if account is None:
+                raise ValidationError({"account": NO_SUCH_ACCOUNT})
+            changes["account"] = account
+        update_bot(bot, actor=request.user.actor, **changes)
+        return Response(bot_json(selectors.access_bot(request.user, bot.pk)))
+
+    @extend_schema(responses=inline_serializer("Deleted", {"status": serializers.CharField(),
+                                                           "id": serializers.IntegerField()}), tags=["bots"])
+    def delete(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        try:
+            delete_bots([bot], actor=request.user.actor)
+        except ValidationError as exc:
+            if getattr(exc, "code", None) == "bot_not_stopped":
+                raise Conflict(exc.messages[0]) from None
+            raise
+        return Response(deleted(bot.pk))
+
+
+class BalanceAndVolumeView(APIView):
+    @extend_schema(tags=["bots"], responses=inline_serializer("BalanceAndVolume", {
+        "bot_id": serializers.IntegerField(), "bot_type": serializers.CharField(), "pair": serializers.CharField(),
+        "available": serializers.DictField(), "locked": serializers.DictField(), "volume": serializers.DictField(),
+        "pnl": serializers.DictField(), "balance_taken_at": serializers.DateTimeField(allow_null=True),
+        "error": serializers.CharField(required=False),
+    }))
+    def get(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        now = timezone.now()
+        balances = balances_for_bot(bot)
+        day, total = volume_for_bots([bot], "24h", now=now)[bot.pk], volume_for_bots([bot], "all", now=now)[bot.pk]
+        pnl = pnl_for_bot(bot)
+        figures = balance_json(bot, balances, day)
+        answer = {
+            "bot_id": bot.pk, "bot_type": bot.bot_type, "pair": bot.symbol,
+            "available": figures["available"], "locked": figures["locked"],
+            "volume": {
+                "window": day["window"], "since": day["since"],
+                "value_usd": day["usd_volume"], "total_volume_usd": total["usd_volume"],
+                "quote_volume": day["quote_volume"], "total_quote_volume": total["quote_volume"],
+                "quote_currency": day["quote_currency"],
+                "buy_count": day["buy_count"], "sell_count": day["sell_count"],
+                "usd_rate": day["usd_rate"], "as_of": now,
+            },
+            "pnl": pnl_json(pnl),
+            "balance_taken_at": balances["taken_at"],
+            "balance_is_stale": balances["is_stale"],
+            "price_taken_at": (pnl["mark"] or {}).get("taken_at"),
+        }
+        if "error" in figures:
+            answer["error"] = figures["error"]
+        return Response(answer)
+
+
+def _usd_rate(bot):
+    snapshots = prices.load_snapshots(prices.usd_symbols(bot.quote))
+    return prices.usd_rate(bot.quote, prices.venue_key(bot.account.exchange, bot.account_id), snapshots)
+
+
+def _trade_json(trade: BotTrade, rate) -> dict:
+    return {
+        "id": trade.pk, "created_at": trade.traded_at, "traded_at": trade.traded_at, "side": trade.side,
+        "amount": trade.amount, "price": trade.price, "cost": trade.cost, "fee": trade.fee,
+        "fee_currency": trade.fee_currency, "exchange_trade_id": trade.exchange_trade_id,
+        "value_usd": None if rate is None else trade.cost * rate.value,
+    }
+
+
+class StatsView(APIView):
+    @extend_schema(tags=["bots"], responses=inline_serializer("BotStats", {
+        "bot_id": serializers.IntegerField(), "total_trades": serializers.IntegerField(),
+        "buy_count": serializers.IntegerField(), "sell_count": serializers.IntegerField(),
+        "windows": serializers.DictField(), "pnl": serializers.DictField(), "daily": serializers.ListField(),
+        "recent_trades": serializers.ListField(),
+    }))
+    def get(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        stats = stats_for_bot(bot)
+        every = stats["windows"]["all"]
+        rate = _usd_rate(bot)
+        recent = BotTrade.objects.filter(bot=bot).order_by("-traded_at", "-id")[:RECENT_TRADES]
+        return Response({
+            "bot_id": bot.pk, "pair": bot.symbol,
+            "total_trades": every["trade_count"], "buy_count": every["buy_count"], "sell_count": every["sell_count"],
+            "volume_24h_usd": stats["windows"]["24h"]["usd_volume"], "total_volume_usd": every["usd_volume"],
+            "windows": stats["windows"], "pnl": pnl_json(stats["pnl"]), "daily": stats["daily"],
+            "recent_trades": [_trade_json(trade, rate) for trade in recent],
+        })
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class TradesView(APIView):
+    @extend_schema(tags=["bots"], parameters=[OpenApiParameter("format", str, enum=["json", "csv"], required=False),
+                                              OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+                   responses=inline_serializer("BotTrades", {"trades": serializers.ListField(),
+                                                             "count": serializers.IntegerField()}))
+    def get(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        trades = BotTrade.objects.filter(bot=bot).order_by("-traded_at", "-id")
+        rate = _usd_rate(bot)
+        if request.query_params.get("format") == "csv":
+            return self._csv(bot, trades, rate)
+        page, size = _page(request)
+        rows = trades[(page - 1) * size: page * size]
+        return Response({"bot_id": bot.pk, "trades": [_trade_json(t, rate) for t in rows], "count": trades.count(),
+                         "page": page, "page_size": size})
+
+    def _csv(self, bot, trades, rate):
+        columns = ["id", "traded_at", "side", "amount", "price", "cost", "fee", "fee_currency", "value_usd",
+                   "exchange_trade_id"]
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(columns)
+            for trade in trades[:CSV_MAX_ROWS].iterator(chunk_size=2000):
+                item = _trade_json(trade, rate)
+                item["traded_at"] = item["traded_at"].isoformat()
+                yield writer.writerow(["" if item[c] is None else item[c] for c in columns])
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="bot-{bot.pk}-trades.csv"'
+        return response
+
+
+class HealthSummaryView(APIView):
+    @extend_schema(tags=["bots"], responses=inline_serializer("BotHealthSummary", {
+        name: serializers.IntegerField() for name in ("total", "running", "stopped", "error", "stale", "healthy")
+    }))
+    def get(self, request):
+        return Response(selectors.health_summary(request.user))
+
+
+class AddCredentialsView(APIView):
+    @extend_schema(request=CredentialsSerializer, tags=["bots"], responses=inline_serializer("CredentialsSaved", {
+        "status": serializers.CharField(), "bot_id": serializers.IntegerField(),
+        "api_key_preview": serializers.CharField(allow_null=True), "has_key": serializers.BooleanField(),
+    }))
+    def post(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        body = CredentialsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        keys = intake.keys_from(body.validated_data)
+        if not keys.has_api_key and not keys.private_key:
+            raise ValidationError({"api_key": intake.CREDENTIALS_REQUIRED})
+        intake.store_keys(bot.account, keys, actor=request.user.actor)
+        credential = getattr(ExchangeAccount.objects.select_related("credential").get(pk=bot.account_id),
+                             "credential", None)
+        return Response({"status": "saved", "bot_id": bot.pk,
+                         "api_key_preview": credential.key_hint if credential else None,
+                         "has_key": credential is not None,
+                         "has_wallet_key": bool(bot.account.wallet and bot.account.wallet.has_private_key)})
