@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from solders.keypair import Keypair
 
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
+from pipelabs.models import AuditEvent
 from clients.models import Client, Wallet
 from clients.selectors import CLIENT_NOT_FOUND
 from exchanges.models import ExchangeAccount, ExchangeCredential
