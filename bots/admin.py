@@ -1,18 +1,30 @@
+from datetime import timedelta
+from decimal import Decimal
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
-from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from bots.models import Bot, KillSwitch, Order, UnownedFill
 from bots.services import (
-    EDITABLE_FIELDS, LEDGER_FIELDS, UNDELETABLE_STATUSES, bot_change_errors, bot_field_errors, create_bot, delete_bots,
-    has_ledger, update_bot,
+    EDITABLE_FIELDS, LEDGER_FIELDS, UNDELETABLE_STATUSES, BotStateConflict, bot_change_errors, bot_field_errors,
+    create_bot, delete_bots, has_ledger, pause_bot, start_bot, stop_bot, update_bot,
 )
-from pipelabs.admin import ReadOnlyAdmin
+from ledger.models import BalanceSnapshot
+from ledger.selectors import stats_for_bot, summaries_for_bots
+from pipelabs.admin import FiguresAdmin, ReadOnlyAdmin
+from pipelabs.display import age, amount, chart
 from pipelabs.forms import StrictJSONField
+from pipelabs.models import AuditEvent
 
 STATUS_COLOURS = {
     Bot.Status.RUNNING: "#1a7f37",
@@ -66,17 +78,181 @@ def delete_stopped_bots(modeladmin, request, queryset):
     return delete_selected(modeladmin, request, queryset)
 
 
+class StaleFilter(admin.SimpleListFilter):
+    title = "heartbeat"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Running, heartbeat stale"), ("no", "Running, heartbeat fresh"))
+
+    def queryset(self, request, queryset):
+        before = timezone.now() - timedelta(seconds=settings.BOT_STALE_AFTER_S)
+        running = queryset.filter(status=Bot.Status.RUNNING)
+        if self.value() == "yes":
+            return running.filter(Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True))
+        if self.value() == "no":
+            return running.filter(heartbeat_at__gte=before)
+        return queryset
+
+
+class FiguresChangeList(ChangeList):
+    """Loads the page's balances, 24h volume and P&L together: a fixed number of queries per page."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        summaries = summaries_for_bots(self.result_list)
+        for bot in self.result_list:
+            bot.figures = summaries.get(bot.pk)
+
+
+def _lifecycle(verb: str, bots, actor: str) -> tuple[int, list[str]]:
+    """Apply ``verb`` to each bot through the services; never a venue call here (the engine cancels)."""
+    done, refused = 0, []
+    for bot in bots:
+        try:
+            if verb == "start":
+                start_bot(bot, actor=actor)
+            elif verb == "pause":
+                pause_bot(bot, actor=actor)
+            else:
+                stop_bot(bot, actor=actor, keep_orders=verb == "stop", finish=False)
+            done += 1
+        except BotStateConflict as conflict:
+            refused.append(f"{bot}: {conflict.detail}")
+    return done, refused
+
+
+def _report(modeladmin, request, verb: str, done: int, refused: list[str]):
+    if done:
+        modeladmin.message_user(request, f"{LIFECYCLE_WORDS[verb]}: {done} bot(s).", messages.SUCCESS)
+    if refused:
+        modeladmin.message_user(request, "Not changed: " + "; ".join(refused), messages.WARNING)
+
+
+LIFECYCLE_WORDS = {"start": "Started", "pause": "Paused", "stop": "Stopping (orders kept)",
+                   "stop_cancel": "Stopping, orders being cancelled"}
+
+
+@admin.action(permissions=["change"], description="Start selected bots")
+def start_selected(modeladmin, request, queryset):
+    _report(modeladmin, request, "start", *_lifecycle("start", queryset, request.user.get_username()))
+
+
+@admin.action(permissions=["change"], description="Stop selected bots (keep their orders)")
+def stop_selected(modeladmin, request, queryset):
+    _report(modeladmin, request, "stop", *_lifecycle("stop", queryset, request.user.get_username()))
+
+
+@admin.action(permissions=["change"], description="Stop selected bots and cancel their orders")
+def stop_cancel_selected(modeladmin, request, queryset):
+    _report(modeladmin, request, "stop_cancel", *_lifecycle("stop_cancel", queryset, request.user.get_username()))
+
+
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(FiguresAdmin):
     form = BotForm
-    list_display = ("name", "client", "bot_type", "exchange", "symbol", "coloured_status", "heartbeat_age", "updated_at")
-    list_filter = ("status", "bot_type", "account__exchange", "client")
+    list_display = ("name", "client", "bot_type", "exchange", "symbol", "coloured_status", "heartbeat_age",
+                    "balance", "volume_24h", "pnl")
+    list_filter = ("status", StaleFilter, "bot_type", "account__exchange", "client")
     search_fields = ("name", "symbol", "client__name")
     list_select_related = ("client", "account")
-    readonly_fields = ("status", "desired_status", "status_reason", "heartbeat_at", "last_trade_at", "error_message",
-                       "lease_owner", "lease_until", "created_at", "updated_at")
+    readonly_fields = ("status", "desired_status", "status_reason", "health_status", "health_message", "heartbeat_at",
+                       "last_trade_at", "error_message", "lease_owner", "lease_until", "created_at", "updated_at")
     autocomplete_fields = ("client",)
+    actions = [start_selected, stop_selected, stop_cancel_selected]
+    change_form_template = "admin/bots/bot/change_form.html"
     RECENT = 20
+
+    def get_changelist(self, request, **kwargs):
+        return FiguresChangeList
+
+    @admin.display(description="Available / locked")
+    def balance(self, bot):
+        figures = getattr(bot, "figures", None)
+        if not figures:
+            return "-"
+        rows = {a["asset"]: a for a in figures["balances"]["assets"]}
+        parts = [f"{asset} {amount(rows[asset]['available'])} / {amount(rows[asset]['locked'])}"
+                 for asset in (bot.base.upper(), bot.quote.upper()) if asset in rows]
+        stale = " (stale)" if figures["balances"]["is_stale"] else ""
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts)) + stale if parts else "-"
+
+    @admin.display(description="24h volume")
+    def volume_24h(self, bot):
+        volume = (getattr(bot, "figures", None) or {}).get("volume")
+        if not volume:
+            return "-"
+        if volume["usd_volume"] is not None:
+            return f"${amount(round(volume['usd_volume'], 2))} ({volume['trade_count']})"
+        return f"{amount(volume['quote_volume'])} {volume['quote_currency']} ({volume['trade_count']})"
+
+    @admin.display(description="P&L (realized / unrealized)")
+    def pnl(self, bot):
+        pnl = (getattr(bot, "figures", None) or {}).get("pnl")
+        if not pnl:
+            return "-"
+        unrealized = "?" if pnl["unrealized"] is None else amount(round(pnl["unrealized"], 4))
+        return f"{amount(round(pnl['realized'], 4))} / {unrealized} {pnl['currency']}"
+
+    def get_urls(self):
+        return [
+            path("<int:object_id>/lifecycle/<str:verb>/", self.admin_site.admin_view(self.lifecycle_view),
+                 name="bots_bot_lifecycle"),
+            *super().get_urls(),
+        ]
+
+    def lifecycle_view(self, request, object_id, verb):
+        bot = self.get_object(request, str(object_id))
+        if bot is None:
+            raise Http404("Bot not found.")
+        if request.method != "POST" or verb not in LIFECYCLE_WORDS or not self.has_change_permission(request, bot):
+            raise PermissionDenied
+        done, refused = _lifecycle(verb, [bot], request.user.get_username())
+        _report(self, request, verb, done, refused)
+        return HttpResponseRedirect(reverse("admin:bots_bot_change", args=[bot.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["lifecycle_verbs"] = [] if obj is None or not self.has_change_permission(request, obj) else [
+            (verb, label) for verb, label in (("start", "Start"), ("pause", "Pause"), ("stop", "Stop, keep orders"),
+                                              ("stop_cancel", "Stop and cancel orders"))]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Charts")
+    def charts(self, bot):
+        stats = stats_for_bot(bot)
+        running = Decimal(0)
+        cumulative = []
+        for day in stats["daily"]:
+            running += day["realized_pnl"]
+            cumulative.append((day["day"].isoformat(), running))
+        quote = bot.quote.upper()
+        volume = [(day["day"].isoformat(), day["quote_volume"]) for day in stats["daily"]]
+        since = timezone.now() - timedelta(days=30)
+        snapshots = (BalanceSnapshot.objects.filter(account_id=bot.account_id, asset__in=[bot.base.upper(), quote],
+                                                    taken_at__gte=since).order_by("taken_at"))
+        series = {}
+        for snapshot in snapshots:
+            series.setdefault(snapshot.asset, []).append((snapshot.taken_at.strftime("%m-%d %H:%M"), snapshot.total))
+        parts = [chart(f"Cumulative realized P&L, 30 days ({quote})", cumulative, unit=f" {quote}"),
+                 chart(f"Daily volume ({quote})", volume, unit=f" {quote}", colour="#8250df")]
+        parts += [chart(f"{asset} balance", points, unit=f" {asset}", colour="#1a7f37")
+                  for asset, points in sorted(series.items())]
+        return mark_safe("".join(parts))
+
+    @admin.display(description="Recent fills")
+    def recent_fills(self, bot):
+        rows = bot.trades.order_by("-traded_at")[: self.RECENT]
+        return format_html_join(
+            "", "<div>{} {} {} @ {} (fee {} {})</div>",
+            ((t.traded_at.strftime("%Y-%m-%d %H:%M:%S"), t.side, amount(t.amount), amount(t.price), amount(t.fee),
+              t.fee_currency) for t in rows)) or "none"
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, bot):
+        rows = AuditEvent.objects.filter(bot=bot).order_by("-created_at")[: self.RECENT]
+        return format_html_join(
+            "", "<div>{} · {} · {} {}</div>",
+            ((e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.reason) for e in rows)) or "none"
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -84,7 +260,7 @@ class BotAdmin(admin.ModelAdmin):
         # A bot's client is fixed once created: its trades and P&L are that client's; so are its account
         # and symbol once it has traded (bots.services.ledger_field_errors).
         fixed = LEDGER_FIELDS if has_ledger(obj) else ()
-        return (*self.readonly_fields, "client", *fixed, "recent_orders")
+        return (*self.readonly_fields, "client", *fixed, "charts", "recent_orders", "recent_fills", "audit_trail")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -142,7 +318,8 @@ class BotAdmin(admin.ModelAdmin):
         return format_html_join(
             "",
             "<div>{} {} {} {} @ {} ({})</div>",
-            ((o.created_at.strftime("%Y-%m-%d %H:%M:%S"), o.side, o.kind, o.amount, o.price or "market", o.status) for o in rows),
+            ((o.created_at.strftime("%Y-%m-%d %H:%M:%S"), o.side, o.kind, amount(o.amount),
+              amount(o.price) if o.price else "market", o.status) for o in rows),
         ) or "none"
 
     @admin.display(ordering="account__exchange", description="Exchange")
@@ -155,10 +332,7 @@ class BotAdmin(admin.ModelAdmin):
 
     @admin.display(ordering="heartbeat_at", description="Heartbeat")
     def heartbeat_age(self, bot):
-        if not bot.heartbeat_at:
-            return "never"
-        seconds = int((timezone.now() - bot.heartbeat_at).total_seconds())
-        return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60}m ago"
+        return age(bot.heartbeat_at)
 
 
 @admin.register(Order)

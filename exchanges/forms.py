@@ -110,8 +110,11 @@ def parse_tokens(text: str) -> dict:
 
 
 def _markets_text(markets: dict) -> str:
-    return "\n".join(" ".join([symbol, *(f"{k}={v}" for k, v in (spec or {}).items())])
-                     for symbol, spec in markets.items())
+    # Keys in one fixed order: PostgreSQL's jsonb does not keep the order they were written in.
+    order = {key: i for i, key in enumerate(MARKET_KEYS)}
+    return "\n".join(" ".join([symbol, *(f"{k}={v}" for k, v in sorted((spec or {}).items(),
+                                                                        key=lambda kv: order.get(kv[0], 99)))])
+                     for symbol, spec in sorted(markets.items()))
 
 
 def _tokens_text(tokens: dict) -> str:

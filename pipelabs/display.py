@@ -34,3 +34,32 @@ def age(moment: datetime | None, now: datetime | None = None) -> str:
         if seconds >= size * (2 if unit != "min" else 1):
             return f"{seconds // size} {unit} ago"
     return f"{seconds} s ago"
+
+
+def chart(title: str, points: list[tuple[str, "Decimal"]], *, unit: str = "", width: int = 420, height: int = 120,
+          colour: str = "#0969da") -> str:
+    """A small line chart as inline SVG (no script, no CDN): ``points`` are (label, value) in order.
+
+    People would rather look than read; an admin page needs no chart library for a line.
+    """
+    from django.utils.html import escape
+
+    if not points:
+        return f'<div class="chart"><b>{escape(title)}</b>: no data yet</div>'
+    values = [float(v) for _, v in points]  # drawing only: the figures shown are the Decimals
+    low, high = min(values + [0.0]), max(values + [0.0])
+    span = (high - low) or 1.0
+    step = width / max(len(values) - 1, 1)
+    xy = [(round(i * step, 1), round(height - (v - low) / span * height, 1)) for i, v in enumerate(values)]
+    path = " ".join(f"{x},{y}" for x, y in xy)
+    zero = round(height - (0 - low) / span * height, 1)
+    last_label, last_value = points[-1]
+    return (
+        f'<div class="chart" style="margin:.5em 0"><b>{escape(title)}</b> '
+        f'<span>{escape(last_label)}: {escape(amount(last_value))}{escape(unit)}</span><br>'
+        f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
+        f'viewBox="-2 -2 {width + 4} {height + 4}" style="border:1px solid var(--hairline-color,#ddd)">'
+        f'<line x1="0" y1="{zero}" x2="{width}" y2="{zero}" stroke="#999" stroke-dasharray="3"/>'
+        f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/></svg>'
+        f'<div style="font-size:.8em;color:#666">{escape(points[0][0])} … {escape(last_label)}</div></div>'
+    )
