@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bots.models import Bot
 from exchanges.connectors.base import TradeFill
-from ledger import fifo, prices, rollups
+from ledger import checkpoints, fifo, prices, rollups
 from ledger.models import BotTrade, PnlState, QuarantinedFill, _agrees
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,8 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
 
     Idempotent: a fill already stored (same exchange trade id and side), or repeated in ``fills``, is
     skipped, also when two workers ingest the same fills at once (the state row lock orders
-    them). Fills older than the newest applied trade make the state rebuild from all trades.
+    them). Fills older than the newest applied trade make the state replay from the nearest
+    checkpoint before them (ledger/checkpoints.py).
     A fill that cannot be booked is quarantined (QuarantinedFill, once) and the others are
     booked: one bad row never blocks its page. Does no network I/O.
     """
@@ -240,9 +241,11 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         first, newest = created[0], created[-1]
         is_behind = state_row.last_traded_at is not None and first.traded_at < state_row.last_traded_at
         is_unseeded = state_row.last_trade_pk is None and BotTrade.objects.filter(bot=bot).count() > len(pks)
-        if is_behind or is_unseeded:
-            # An older trade arrived late (or trades predate the state): FIFO order changed, start over.
-            _rebuild_locked(bot, state_row)
+        if is_unseeded:
+            _rebuild_locked(bot, state_row)  # trades predate the state: start over
+        elif is_behind:
+            # An older trade arrived late: FIFO order changed from it on.
+            _rebuild_from_checkpoint(bot, state_row, first.traded_at)
         else:
             _apply_locked(bot, state_row, created)
     # After the commit, on its own: never hold the P&L lock while waiting for the bot's row.
@@ -272,7 +275,10 @@ def _apply_locked(bot: Bot, state_row: PnlState, trades: list[BotTrade]) -> None
     state = fifo.FifoState.from_json(state_row.engine)
     rows = [(t.pk, t.traded_at, t.side, t.amount, t.price, t.cost, t.fee, t.fee_currency, t.fee_quote) for t in trades]
     builder = rollups.RollupBuilder()
-    _apply_rows(bot, state, builder, rows)
+    last = checkpoints.latest(bot.pk)
+    checkpointer = checkpoints.Checkpointer(bot.pk, state_row.last_traded_at, last.trade_count if last else 0)
+    checkpointer.apply(state, rows, lambda s, part: _apply_rows(bot, s, builder, part))
+    checkpointer.save()
     rollups.merge(bot.pk, builder)
     _save_state(state_row, state, (trades[-1].traded_at, trades[-1].pk))
 
@@ -288,24 +294,56 @@ def _apply_rows(bot: Bot, state: fifo.FifoState, builder: rollups.RollupBuilder,
         add(row[1], row[2] == "buy", amount, cost, engine_trade[2], engine_trade[3], engine_trade[4], delta)
 
 
-def _rebuild_locked(bot: Bot, state_row: PnlState) -> fifo.FifoState:
-    """Recompute state and rollups from every stored trade, streaming in chunks."""
-    state = fifo.FifoState()
+def _replay(bot: Bot, state: fifo.FifoState, trades, checkpointer: checkpoints.Checkpointer):
+    """Apply stored trades (TRADE_EXACT_FIELDS rows, time-ordered) in chunks; the rollup builder
+    and the (time, pk) of the last one."""
     builder = rollups.RollupBuilder()
     batch: list[tuple] = []
     last = None
-    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_EXACT_FIELDS)
+
+    def apply_rows(s, part):
+        _apply_rows(bot, s, builder, part)
+
     for row in _exact_rows(trades.iterator(chunk_size=CHUNK)):
         batch.append(row)
         if len(batch) >= CHUNK:
-            _apply_rows(bot, state, builder, batch)
+            checkpointer.apply(state, batch, apply_rows)
             last = (batch[-1][1], batch[-1][0])
             batch = []
     if batch:
-        _apply_rows(bot, state, builder, batch)
+        checkpointer.apply(state, batch, apply_rows)
         last = (batch[-1][1], batch[-1][0])
+    return builder, last
+
+
+def _rebuild_locked(bot: Bot, state_row: PnlState) -> fifo.FifoState:
+    """Recompute state, rollups and checkpoints from every stored trade, streaming in chunks."""
+    checkpoints.drop_after(bot.pk, None)
+    state = fifo.FifoState()
+    checkpointer = checkpoints.Checkpointer(bot.pk, None, 0)
+    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_EXACT_FIELDS)
+    builder, last = _replay(bot, state, trades, checkpointer)
+    checkpointer.save()
     rollups.replace(bot.pk, builder)
     _save_state(state_row, state, last or (None, None), rebuilt_at=timezone.now())
+    return state
+
+
+def _rebuild_from_checkpoint(bot: Bot, state_row: PnlState, late_at: datetime) -> fifo.FifoState:
+    """Recompute from the nearest checkpoint before ``late_at`` (from scratch without one): the
+    state, the rollups from the checkpoint's hour on, and the checkpoints after it."""
+    checkpoint = checkpoints.nearest_before(bot.pk, late_at)
+    if checkpoint is None:
+        return _rebuild_locked(bot, state_row)
+    checkpoints.drop_after(bot.pk, checkpoint.at)
+    state = fifo.FifoState.from_json(checkpoint.engine)
+    checkpointer = checkpoints.Checkpointer(bot.pk, None, checkpoint.trade_count)
+    trades = (BotTrade.objects.filter(bot=bot, traded_at__gte=checkpoint.at).order_by("traded_at", "pk")
+              .values_list(*TRADE_EXACT_FIELDS))
+    builder, last = _replay(bot, state, trades, checkpointer)
+    checkpointer.save()
+    rollups.replace_from(bot.pk, builder, checkpoint.at)
+    _save_state(state_row, state, last)
     return state
 
 
