@@ -233,10 +233,10 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         if not rows:
             return IngestResult(quarantined=quarantined)
         ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"], r["side"]))
-        inserted = BotTrade.objects.bulk_create([_new_trade(bot, r) for r in ordered], batch_size=1000)
-        # Apply what the database stored (read back through the exact mirrors), as a rebuild will.
-        pks = [t.pk for t in inserted]
-        created = [t for i in range(0, len(pks), CHUNK) for t in BotTrade.objects.filter(pk__in=pks[i : i + CHUNK])]
+        # The values applied are those stored: the exact mirrors keep every digit on any database,
+        # so no read back.
+        created = BotTrade.objects.bulk_create([_new_trade(bot, r) for r in ordered], batch_size=1000)
+        pks = [t.pk for t in created]
         created.sort(key=lambda t: (t.traded_at, t.pk))
         first, newest = created[0], created[-1]
         is_behind = state_row.last_traded_at is not None and first.traded_at < state_row.last_traded_at
