@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -235,9 +235,8 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"], r["side"]))
         # The values applied are those stored: the exact mirrors keep every digit on any database,
         # so no read back.
-        created = BotTrade.objects.bulk_create([_new_trade(bot, r) for r in ordered], batch_size=1000)
+        created = _insert_trades(bot, ordered)
         pks = [t.pk for t in created]
-        created.sort(key=lambda t: (t.traded_at, t.pk))
         first, newest = created[0], created[-1]
         is_behind = state_row.last_traded_at is not None and first.traded_at < state_row.last_traded_at
         is_unseeded = state_row.last_trade_pk is None and BotTrade.objects.filter(bot=bot).count() > len(pks)
@@ -253,6 +252,41 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         last_trade_at=newest.traded_at
     )
     return IngestResult(new=len(created), quarantined=quarantined)
+
+
+INSERT_COLUMNS = ("bot_id", "exchange_trade_id", "order_id", "side", "amount", "price", "cost", "fee", "fee_currency",
+                  "fee_quote", "amount_exact", "price_exact", "cost_exact", "fee_exact", "fee_quote_exact",
+                  "traded_at", "created_at")
+INSERT_BATCH = 500
+
+
+def _insert_trades(bot: Bot, rows: list[dict]) -> list[BotTrade]:
+    """Insert time-ordered validated rows; the trades with their ids, in the same order.
+
+    One multi-row INSERT ... RETURNING per batch with the values adapted once: the ORM's per-field
+    preparation of bulk_create was most of a page's ingest time.
+    """
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    table = connection.ops.quote_name(BotTrade._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"
+    trades = []
+    for first in range(0, len(rows), INSERT_BATCH):
+        part = [_new_trade(bot, r) for r in rows[first : first + INSERT_BATCH]]
+        params = []
+        for t in part:
+            params += (bot.pk, t.exchange_trade_id, t.order_id, t.side, t.amount, t.price, t.cost, t.fee,
+                       t.fee_currency, t.fee_quote, t.amount_exact, t.price_exact, t.cost_exact, t.fee_exact,
+                       t.fee_quote_exact, ops.adapt_datetimefield_value(t.traded_at), now)
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))} RETURNING id", params)
+            ids = [row[0] for row in cursor.fetchall()]
+        for trade, pk in zip(part, ids, strict=True):
+            trade.pk = trade.id = pk
+            trade._state.adding, trade._state.db = False, connection.alias
+        trades += part
+    return trades
 
 
 def _new_trade(bot: Bot, row: dict) -> BotTrade:
