@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -18,6 +16,7 @@ from bots.models import Bot
 from exchanges.connectors.base import TradeFill
 from ledger import checkpoints, fifo, prices, rollups
 from ledger.models import BotTrade, PnlState, QuarantinedFill, _agrees
+from ledger.services import quarantine
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,6 @@ NO_TRADE_ID = "A trade without an exchange trade id cannot be stored idempotentl
 OTHER_SYMBOL = "Trade {trade_id} is on {symbol}, not on the bot's {bot_symbol}."
 TOO_LARGE = "Trade {trade_id}: {name} {value} does not fit the ledger (20 integer digits at most)."
 TOO_LONG = "Trade {trade_id}: {name} is longer than {length} characters."
-UNREADABLE = "Trade {trade_id}: unreadable fill ({error})."
 # Whatever the venue sent, these leave validation as a quarantine, never as an error for the page.
 _UNREADABLE = (ArithmeticError, TypeError, ValueError, AttributeError)
 LIMIT = 10**20  # MONEY columns: 38 digits, 18 of them decimals
@@ -104,35 +102,6 @@ def _validated(fill: TradeFill, bot_symbol: str) -> dict:
     }
 
 
-def _raw(fill) -> dict:
-    """The fill as plain JSON: Decimals and times as exact text, anything else as its repr."""
-    if not hasattr(fill, "__dataclass_fields__"):
-        return {"value": repr(fill)[:2000]}
-    raw = {}
-    for f in fields(fill):
-        value = getattr(fill, f.name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif value is not None and not isinstance(value, (str, int, bool)):
-            value = str(value)
-        raw[f.name] = value[:2000] if isinstance(value, str) else value
-    return raw
-
-
-def _quarantined(bot: Bot, fill, exc: Exception) -> QuarantinedFill:
-    if isinstance(exc, ValidationError):
-        code, reason = exc.code or "trade_invalid", " ".join(exc.messages)
-    else:
-        trade_id = str(getattr(fill, "exchange_trade_id", "") or "")[:128]
-        code, reason = "trade_unreadable", UNREADABLE.format(trade_id=trade_id, error=f"{type(exc).__name__}: {exc}")
-    raw = _raw(fill)
-    text = json.dumps(raw, sort_keys=True)
-    return QuarantinedFill(
-        bot=bot, account_id=bot.account_id, exchange_trade_id=str(raw.get("exchange_trade_id") or "")[:128],
-        raw=raw, code=code[:40], reason=reason[:2000], fingerprint=hashlib.sha256(text.encode()).hexdigest(),
-    )
-
-
 def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
     """The bookable rows by key, first seen kept; and the fills that cannot be booked."""
     rows, bad = {}, []
@@ -140,7 +109,7 @@ def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
         try:
             row = _validated(fill, bot.symbol)
         except (ValidationError, *_UNREADABLE) as exc:
-            bad.append(_quarantined(bot, fill, exc))
+            bad.append(quarantine.unbooked(bot, fill, exc))
             continue
         rows.setdefault(_key(row), row)
     return rows, bad
@@ -149,21 +118,6 @@ def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
 def _key(row: dict) -> tuple[str, str]:
     # A self-trade is two fills with one trade id, a buy and a sell: both are the bot's.
     return row["exchange_trade_id"], row["side"]
-
-
-def _store_quarantined(bad: list[QuarantinedFill]) -> int:
-    """Keep each bad fill once (a re-read page brings it again); returns how many were new."""
-    if not bad:
-        return 0
-    known = set(
-        QuarantinedFill.objects.filter(bot_id=bad[0].bot_id, fingerprint__in=[q.fingerprint for q in bad])
-        .values_list("fingerprint", flat=True)
-    )
-    fresh = {q.fingerprint: q for q in bad if q.fingerprint not in known}
-    QuarantinedFill.objects.bulk_create(list(fresh.values()), ignore_conflicts=True)
-    for q in fresh.values():
-        logger.warning("Quarantined fill %r of bot %s: %s", q.exchange_trade_id, q.bot_id, q.reason)
-    return len(fresh)
 
 
 def _with_fee_quote(bot: Bot, rows: list[dict]) -> None:
@@ -218,10 +172,10 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         if not bad:
             return IngestResult()
         with transaction.atomic():
-            return IngestResult(quarantined=_store_quarantined(bad))
+            return IngestResult(quarantined=quarantine.store(bad))
     _with_fee_quote(bot, list(rows.values()))
     with transaction.atomic():
-        quarantined = _store_quarantined(bad)
+        quarantined = quarantine.store(bad)
         state_row = _state_row(bot)
         ids = sorted({trade_id for trade_id, _ in rows})
         for start in range(0, len(ids), CHUNK):
