@@ -190,20 +190,19 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         # The values applied are those stored: the exact mirrors keep every digit on any database,
         # so no read back.
         created = _insert_trades(bot, ordered)
-        pks = [t.pk for t in created]
-        first, newest = created[0], created[-1]
-        is_behind = state_row.last_traded_at is not None and first.traded_at < state_row.last_traded_at
-        is_unseeded = state_row.last_trade_pk is None and BotTrade.objects.filter(bot=bot).count() > len(pks)
+        first_at, newest_at = created[0][1], created[-1][1]
+        is_behind = state_row.last_traded_at is not None and first_at < state_row.last_traded_at
+        is_unseeded = state_row.last_trade_pk is None and BotTrade.objects.filter(bot=bot).count() > len(created)
         if is_unseeded:
             _rebuild_locked(bot, state_row)  # trades predate the state: start over
         elif is_behind:
             # An older trade arrived late: FIFO order changed from it on.
-            _rebuild_from_checkpoint(bot, state_row, first.traded_at)
+            _rebuild_from_checkpoint(bot, state_row, first_at)
         else:
             _apply_locked(bot, state_row, created)
     # After the commit, on its own: never hold the P&L lock while waiting for the bot's row.
-    Bot.objects.filter(pk=bot.pk).filter(Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=newest.traded_at)).update(
-        last_trade_at=newest.traded_at
+    Bot.objects.filter(pk=bot.pk).filter(Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=newest_at)).update(
+        last_trade_at=newest_at
     )
     return IngestResult(new=len(created), quarantined=quarantined)
 
@@ -214,39 +213,35 @@ INSERT_COLUMNS = ("bot_id", "exchange_trade_id", "order_id", "side", "amount", "
 INSERT_BATCH = 500
 
 
-def _insert_trades(bot: Bot, rows: list[dict]) -> list[BotTrade]:
-    """Insert time-ordered validated rows; the trades with their ids, in the same order.
+def _insert_trades(bot: Bot, rows: list[dict]) -> list[tuple]:
+    """Insert time-ordered validated rows; the stored trades shaped like TRADE_FIELDS, same order.
 
-    One multi-row INSERT ... RETURNING per batch with the values adapted once: the ORM's per-field
-    preparation of bulk_create was most of a page's ingest time.
+    One multi-row INSERT ... RETURNING per batch with the values adapted once, no model
+    instances: the ORM's per-field preparation in bulk_create was most of a page's ingest time.
+    The mirrors are the exact text of the values (see ExactMirrors).
     """
     ops = connection.ops
     now = ops.adapt_datetimefield_value(timezone.now())
-    table = connection.ops.quote_name(BotTrade._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in INSERT_COLUMNS)
+    table = ops.quote_name(BotTrade._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in INSERT_COLUMNS)
     one = "(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"
     trades = []
     for first in range(0, len(rows), INSERT_BATCH):
-        part = [_new_trade(bot, r) for r in rows[first : first + INSERT_BATCH]]
+        part = rows[first : first + INSERT_BATCH]
         params = []
-        for t in part:
-            params += (bot.pk, t.exchange_trade_id, t.order_id, t.side, t.amount, t.price, t.cost, t.fee,
-                       t.fee_currency, t.fee_quote, t.amount_exact, t.price_exact, t.cost_exact, t.fee_exact,
-                       t.fee_quote_exact, ops.adapt_datetimefield_value(t.traded_at), now)
+        for r in part:
+            fee_quote = r["fee_quote"]
+            params += (bot.pk, r["exchange_trade_id"], r["order_id"], r["side"], r["amount"], r["price"], r["cost"],
+                       r["fee"], r["fee_currency"], fee_quote, str(r["amount"]), str(r["price"]), str(r["cost"]),
+                       str(r["fee"]), "" if fee_quote is None else str(fee_quote),
+                       ops.adapt_datetimefield_value(r["traded_at"]), now)
         with connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))} RETURNING id", params)
             ids = [row[0] for row in cursor.fetchall()]
-        for trade, pk in zip(part, ids, strict=True):
-            trade.pk = trade.id = pk
-            trade._state.adding, trade._state.db = False, connection.alias
-        trades += part
+        for r, pk in zip(part, ids, strict=True):
+            trades.append((pk, r["traded_at"], r["side"], r["amount"], r["price"], r["cost"], r["fee"],
+                           r["fee_currency"], r["fee_quote"]))
     return trades
-
-
-def _new_trade(bot: Bot, row: dict) -> BotTrade:
-    trade = BotTrade(bot=bot, **row)
-    trade.set_exact()
-    return trade
 
 
 def _exact_rows(rows):
@@ -259,16 +254,16 @@ def _exact_rows(rows):
                Decimal(c) if c else cost, Decimal(f) if f else fee, currency, fee_quote)
 
 
-def _apply_locked(bot: Bot, state_row: PnlState, trades: list[BotTrade]) -> None:
+def _apply_locked(bot: Bot, state_row: PnlState, rows: list[tuple]) -> None:
+    """Apply new trades (TRADE_FIELDS rows, time-ordered, all after the state's newest)."""
     state = fifo.FifoState.from_json(state_row.engine)
-    rows = [(t.pk, t.traded_at, t.side, t.amount, t.price, t.cost, t.fee, t.fee_currency, t.fee_quote) for t in trades]
     builder = rollups.RollupBuilder()
     last = checkpoints.latest(bot.pk)
     checkpointer = checkpoints.Checkpointer(bot.pk, state_row.last_traded_at, last.trade_count if last else 0)
     checkpointer.apply(state, rows, lambda s, part: _apply_rows(bot, s, builder, part))
     checkpointer.save()
     rollups.merge(bot.pk, builder)
-    _save_state(state_row, state, (trades[-1].traded_at, trades[-1].pk))
+    _save_state(state_row, state, (rows[-1][1], rows[-1][0]))
 
 
 def _apply_rows(bot: Bot, state: fifo.FifoState, builder: rollups.RollupBuilder, rows: list[tuple]) -> None:
