@@ -177,6 +177,27 @@ class PnlState(models.Model):
         return f"P&L state of bot {self.bot_id}"
 
 
+class PnlCheckpoint(models.Model):
+    """A bot's exact FIFO state before its first trade at or after ``at`` (a UTC hour start).
+
+    Written as trades are applied, every ``CHECKPOINT_EVERY`` trades or more (see
+    ledger/checkpoints.py), so a fill arriving late replays the trades from the nearest checkpoint
+    before it instead of every trade the bot ever made.
+    """
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(help_text="UTC hour start: the state holds every trade before it and none after.")
+    trade_count = models.PositiveBigIntegerField(help_text="Trades in the state.")
+    engine = models.JSONField(help_text="Exact FIFO state: lots, sums, in units of 1e-18.")
+
+    class Meta:
+        ordering = ["bot_id", "at"]
+        constraints = [models.UniqueConstraint(fields=["bot", "at"], name="pnl_checkpoint_unique")]
+
+    def __str__(self):
+        return f"P&L checkpoint of bot {self.bot_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
 class TradeSyncCursor(models.Model):
     """How far a bot's own fills have been fetched from its exchange."""
 

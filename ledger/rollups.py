@@ -124,6 +124,24 @@ def replace(bot_id: int, builder: RollupBuilder) -> None:
     merge(bot_id, builder)
 
 
+def replace_from(bot_id: int, builder: RollupBuilder, start: datetime) -> None:
+    """Make the bot's rollups from ``start`` (an hour start) on exactly the builder's buckets, the
+    builder holding every trade at or after ``start``. The day ``start`` falls in also keeps its
+    hours before ``start``, added back from their hourly rows."""
+    day = day_start(start)
+    HourlyRollup.objects.filter(bot_id=bot_id, bucket_start__gte=start).delete()
+    DailyRollup.objects.filter(bot_id=bot_id, bucket_start__gte=day).delete()
+    for row in HourlyRollup.objects.filter(bot_id=bot_id, bucket_start__gte=day, bucket_start__lt=start):
+        bucket = builder.daily.setdefault(day, Bucket())
+        for name in COUNTS:
+            setattr(bucket, name, getattr(bucket, name) + getattr(row, name))
+        for name in SUMS:
+            setattr(bucket, name, getattr(bucket, name) + to_units(getattr(row, name)))
+        for currency, amount in row.unconverted_fees.items():
+            bucket.unconverted_fees[currency] = bucket.unconverted_fees.get(currency, 0) + to_units(amount)
+    merge(bot_id, builder)
+
+
 def snapshot(bot_id: int) -> dict:
     """The bot's rollup rows as plain comparable values, for a rebuild's before/after check."""
     result = {}

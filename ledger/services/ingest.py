@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from bots.models import Bot
 from exchanges.connectors.base import TradeFill
-from ledger import fifo, prices, rollups
+from ledger import checkpoints, fifo, prices, rollups
 from ledger.models import BotTrade, PnlState, QuarantinedFill, _agrees
+from ledger.services import quarantine
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,6 @@ NO_TRADE_ID = "A trade without an exchange trade id cannot be stored idempotentl
 OTHER_SYMBOL = "Trade {trade_id} is on {symbol}, not on the bot's {bot_symbol}."
 TOO_LARGE = "Trade {trade_id}: {name} {value} does not fit the ledger (20 integer digits at most)."
 TOO_LONG = "Trade {trade_id}: {name} is longer than {length} characters."
-UNREADABLE = "Trade {trade_id}: unreadable fill ({error})."
 # Whatever the venue sent, these leave validation as a quarantine, never as an error for the page.
 _UNREADABLE = (ArithmeticError, TypeError, ValueError, AttributeError)
 LIMIT = 10**20  # MONEY columns: 38 digits, 18 of them decimals
@@ -104,35 +102,6 @@ def _validated(fill: TradeFill, bot_symbol: str) -> dict:
     }
 
 
-def _raw(fill) -> dict:
-    """The fill as plain JSON: Decimals and times as exact text, anything else as its repr."""
-    if not hasattr(fill, "__dataclass_fields__"):
-        return {"value": repr(fill)[:2000]}
-    raw = {}
-    for f in fields(fill):
-        value = getattr(fill, f.name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif value is not None and not isinstance(value, (str, int, bool)):
-            value = str(value)
-        raw[f.name] = value[:2000] if isinstance(value, str) else value
-    return raw
-
-
-def _quarantined(bot: Bot, fill, exc: Exception) -> QuarantinedFill:
-    if isinstance(exc, ValidationError):
-        code, reason = exc.code or "trade_invalid", " ".join(exc.messages)
-    else:
-        trade_id = str(getattr(fill, "exchange_trade_id", "") or "")[:128]
-        code, reason = "trade_unreadable", UNREADABLE.format(trade_id=trade_id, error=f"{type(exc).__name__}: {exc}")
-    raw = _raw(fill)
-    text = json.dumps(raw, sort_keys=True)
-    return QuarantinedFill(
-        bot=bot, account_id=bot.account_id, exchange_trade_id=str(raw.get("exchange_trade_id") or "")[:128],
-        raw=raw, code=code[:40], reason=reason[:2000], fingerprint=hashlib.sha256(text.encode()).hexdigest(),
-    )
-
-
 def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
     """The bookable rows by key, first seen kept; and the fills that cannot be booked."""
     rows, bad = {}, []
@@ -140,7 +109,7 @@ def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
         try:
             row = _validated(fill, bot.symbol)
         except (ValidationError, *_UNREADABLE) as exc:
-            bad.append(_quarantined(bot, fill, exc))
+            bad.append(quarantine.unbooked(bot, fill, exc))
             continue
         rows.setdefault(_key(row), row)
     return rows, bad
@@ -149,21 +118,6 @@ def _split(bot: Bot, fills) -> tuple[dict, list[QuarantinedFill]]:
 def _key(row: dict) -> tuple[str, str]:
     # A self-trade is two fills with one trade id, a buy and a sell: both are the bot's.
     return row["exchange_trade_id"], row["side"]
-
-
-def _store_quarantined(bad: list[QuarantinedFill]) -> int:
-    """Keep each bad fill once (a re-read page brings it again); returns how many were new."""
-    if not bad:
-        return 0
-    known = set(
-        QuarantinedFill.objects.filter(bot_id=bad[0].bot_id, fingerprint__in=[q.fingerprint for q in bad])
-        .values_list("fingerprint", flat=True)
-    )
-    fresh = {q.fingerprint: q for q in bad if q.fingerprint not in known}
-    QuarantinedFill.objects.bulk_create(list(fresh.values()), ignore_conflicts=True)
-    for q in fresh.values():
-        logger.warning("Quarantined fill %r of bot %s: %s", q.exchange_trade_id, q.bot_id, q.reason)
-    return len(fresh)
 
 
 def _with_fee_quote(bot: Bot, rows: list[dict]) -> None:
@@ -208,7 +162,8 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
 
     Idempotent: a fill already stored (same exchange trade id and side), or repeated in ``fills``, is
     skipped, also when two workers ingest the same fills at once (the state row lock orders
-    them). Fills older than the newest applied trade make the state rebuild from all trades.
+    them). Fills older than the newest applied trade make the state replay from the nearest
+    checkpoint before them (ledger/checkpoints.py).
     A fill that cannot be booked is quarantined (QuarantinedFill, once) and the others are
     booked: one bad row never blocks its page. Does no network I/O.
     """
@@ -217,10 +172,10 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         if not bad:
             return IngestResult()
         with transaction.atomic():
-            return IngestResult(quarantined=_store_quarantined(bad))
+            return IngestResult(quarantined=quarantine.store(bad))
     _with_fee_quote(bot, list(rows.values()))
     with transaction.atomic():
-        quarantined = _store_quarantined(bad)
+        quarantined = quarantine.store(bad)
         state_row = _state_row(bot)
         ids = sorted({trade_id for trade_id, _ in rows})
         for start in range(0, len(ids), CHUNK):
@@ -232,30 +187,61 @@ def ingest_fills(bot: Bot, fills: list[TradeFill]) -> IngestResult:
         if not rows:
             return IngestResult(quarantined=quarantined)
         ordered = sorted(rows.values(), key=lambda r: (r["traded_at"], r["exchange_trade_id"], r["side"]))
-        inserted = BotTrade.objects.bulk_create([_new_trade(bot, r) for r in ordered], batch_size=1000)
-        # Apply what the database stored (read back through the exact mirrors), as a rebuild will.
-        pks = [t.pk for t in inserted]
-        created = [t for i in range(0, len(pks), CHUNK) for t in BotTrade.objects.filter(pk__in=pks[i : i + CHUNK])]
-        created.sort(key=lambda t: (t.traded_at, t.pk))
-        first, newest = created[0], created[-1]
-        is_behind = state_row.last_traded_at is not None and first.traded_at < state_row.last_traded_at
-        is_unseeded = state_row.last_trade_pk is None and BotTrade.objects.filter(bot=bot).count() > len(pks)
-        if is_behind or is_unseeded:
-            # An older trade arrived late (or trades predate the state): FIFO order changed, start over.
-            _rebuild_locked(bot, state_row)
+        # The values applied are those stored: the exact mirrors keep every digit on any database,
+        # so no read back.
+        created = _insert_trades(bot, ordered)
+        first_at, newest_at = created[0][1], created[-1][1]
+        is_behind = state_row.last_traded_at is not None and first_at < state_row.last_traded_at
+        is_unseeded = state_row.last_trade_pk is None and BotTrade.objects.filter(bot=bot).count() > len(created)
+        if is_unseeded:
+            _rebuild_locked(bot, state_row)  # trades predate the state: start over
+        elif is_behind:
+            # An older trade arrived late: FIFO order changed from it on.
+            _rebuild_from_checkpoint(bot, state_row, first_at)
         else:
             _apply_locked(bot, state_row, created)
     # After the commit, on its own: never hold the P&L lock while waiting for the bot's row.
-    Bot.objects.filter(pk=bot.pk).filter(Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=newest.traded_at)).update(
-        last_trade_at=newest.traded_at
+    Bot.objects.filter(pk=bot.pk).filter(Q(last_trade_at__isnull=True) | Q(last_trade_at__lt=newest_at)).update(
+        last_trade_at=newest_at
     )
     return IngestResult(new=len(created), quarantined=quarantined)
 
 
-def _new_trade(bot: Bot, row: dict) -> BotTrade:
-    trade = BotTrade(bot=bot, **row)
-    trade.set_exact()
-    return trade
+INSERT_COLUMNS = ("bot_id", "exchange_trade_id", "order_id", "side", "amount", "price", "cost", "fee", "fee_currency",
+                  "fee_quote", "amount_exact", "price_exact", "cost_exact", "fee_exact", "fee_quote_exact",
+                  "traded_at", "created_at")
+INSERT_BATCH = 500
+
+
+def _insert_trades(bot: Bot, rows: list[dict]) -> list[tuple]:
+    """Insert time-ordered validated rows; the stored trades shaped like TRADE_FIELDS, same order.
+
+    One multi-row INSERT ... RETURNING per batch with the values adapted once, no model
+    instances: the ORM's per-field preparation in bulk_create was most of a page's ingest time.
+    The mirrors are the exact text of the values (see ExactMirrors).
+    """
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    table = ops.quote_name(BotTrade._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in INSERT_COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"
+    trades = []
+    for first in range(0, len(rows), INSERT_BATCH):
+        part = rows[first : first + INSERT_BATCH]
+        params = []
+        for r in part:
+            fee_quote = r["fee_quote"]
+            params += (bot.pk, r["exchange_trade_id"], r["order_id"], r["side"], r["amount"], r["price"], r["cost"],
+                       r["fee"], r["fee_currency"], fee_quote, str(r["amount"]), str(r["price"]), str(r["cost"]),
+                       str(r["fee"]), "" if fee_quote is None else str(fee_quote),
+                       ops.adapt_datetimefield_value(r["traded_at"]), now)
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))} RETURNING id", params)
+            ids = [row[0] for row in cursor.fetchall()]
+        for r, pk in zip(part, ids, strict=True):
+            trades.append((pk, r["traded_at"], r["side"], r["amount"], r["price"], r["cost"], r["fee"],
+                           r["fee_currency"], r["fee_quote"]))
+    return trades
 
 
 def _exact_rows(rows):
@@ -268,13 +254,16 @@ def _exact_rows(rows):
                Decimal(c) if c else cost, Decimal(f) if f else fee, currency, fee_quote)
 
 
-def _apply_locked(bot: Bot, state_row: PnlState, trades: list[BotTrade]) -> None:
+def _apply_locked(bot: Bot, state_row: PnlState, rows: list[tuple]) -> None:
+    """Apply new trades (TRADE_FIELDS rows, time-ordered, all after the state's newest)."""
     state = fifo.FifoState.from_json(state_row.engine)
-    rows = [(t.pk, t.traded_at, t.side, t.amount, t.price, t.cost, t.fee, t.fee_currency, t.fee_quote) for t in trades]
     builder = rollups.RollupBuilder()
-    _apply_rows(bot, state, builder, rows)
+    last = checkpoints.latest(bot.pk)
+    checkpointer = checkpoints.Checkpointer(bot.pk, state_row.last_traded_at, last.trade_count if last else 0)
+    checkpointer.apply(state, rows, lambda s, part: _apply_rows(bot, s, builder, part))
+    checkpointer.save()
     rollups.merge(bot.pk, builder)
-    _save_state(state_row, state, (trades[-1].traded_at, trades[-1].pk))
+    _save_state(state_row, state, (rows[-1][1], rows[-1][0]))
 
 
 def _apply_rows(bot: Bot, state: fifo.FifoState, builder: rollups.RollupBuilder, rows: list[tuple]) -> None:
@@ -288,24 +277,56 @@ def _apply_rows(bot: Bot, state: fifo.FifoState, builder: rollups.RollupBuilder,
         add(row[1], row[2] == "buy", amount, cost, engine_trade[2], engine_trade[3], engine_trade[4], delta)
 
 
-def _rebuild_locked(bot: Bot, state_row: PnlState) -> fifo.FifoState:
-    """Recompute state and rollups from every stored trade, streaming in chunks."""
-    state = fifo.FifoState()
+def _replay(bot: Bot, state: fifo.FifoState, trades, checkpointer: checkpoints.Checkpointer):
+    """Apply stored trades (TRADE_EXACT_FIELDS rows, time-ordered) in chunks; the rollup builder
+    and the (time, pk) of the last one."""
     builder = rollups.RollupBuilder()
     batch: list[tuple] = []
     last = None
-    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_EXACT_FIELDS)
+
+    def apply_rows(s, part):
+        _apply_rows(bot, s, builder, part)
+
     for row in _exact_rows(trades.iterator(chunk_size=CHUNK)):
         batch.append(row)
         if len(batch) >= CHUNK:
-            _apply_rows(bot, state, builder, batch)
+            checkpointer.apply(state, batch, apply_rows)
             last = (batch[-1][1], batch[-1][0])
             batch = []
     if batch:
-        _apply_rows(bot, state, builder, batch)
+        checkpointer.apply(state, batch, apply_rows)
         last = (batch[-1][1], batch[-1][0])
+    return builder, last
+
+
+def _rebuild_locked(bot: Bot, state_row: PnlState) -> fifo.FifoState:
+    """Recompute state, rollups and checkpoints from every stored trade, streaming in chunks."""
+    checkpoints.drop_after(bot.pk, None)
+    state = fifo.FifoState()
+    checkpointer = checkpoints.Checkpointer(bot.pk, None, 0)
+    trades = BotTrade.objects.filter(bot=bot).order_by("traded_at", "pk").values_list(*TRADE_EXACT_FIELDS)
+    builder, last = _replay(bot, state, trades, checkpointer)
+    checkpointer.save()
     rollups.replace(bot.pk, builder)
     _save_state(state_row, state, last or (None, None), rebuilt_at=timezone.now())
+    return state
+
+
+def _rebuild_from_checkpoint(bot: Bot, state_row: PnlState, late_at: datetime) -> fifo.FifoState:
+    """Recompute from the nearest checkpoint before ``late_at`` (from scratch without one): the
+    state, the rollups from the checkpoint's hour on, and the checkpoints after it."""
+    checkpoint = checkpoints.nearest_before(bot.pk, late_at)
+    if checkpoint is None:
+        return _rebuild_locked(bot, state_row)
+    checkpoints.drop_after(bot.pk, checkpoint.at)
+    state = fifo.FifoState.from_json(checkpoint.engine)
+    checkpointer = checkpoints.Checkpointer(bot.pk, None, checkpoint.trade_count)
+    trades = (BotTrade.objects.filter(bot=bot, traded_at__gte=checkpoint.at).order_by("traded_at", "pk")
+              .values_list(*TRADE_EXACT_FIELDS))
+    builder, last = _replay(bot, state, trades, checkpointer)
+    checkpointer.save()
+    rollups.replace_from(bot.pk, builder, checkpoint.at)
+    _save_state(state_row, state, last)
     return state
 
 

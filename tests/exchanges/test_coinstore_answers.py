@@ -43,16 +43,37 @@ def at(second):
     return datetime.fromtimestamp(second, tz=UTC)
 
 
-def test_fills_beyond_the_page_cap_raise_instead_of_returning_a_partial_list(connector, fake, monkeypatch):
+def test_fills_beyond_the_page_cap_are_found_by_page_number_oldest_first(connector, fake, monkeypatch):
     monkeypatch.setattr(coinstore_connector, "TRADES_PAGE_SIZE", 2)
-    monkeypatch.setattr(coinstore_connector, "TRADES_MAX_PAGES", 3)  # 6 fills reachable
-    fills_at(fake, connector, [T + n for n in range(7)])
+    monkeypatch.setattr(coinstore_connector, "TRADES_MAX_PAGES", 3)  # 6 fills by walking back
+    fills_at(fake, connector, [T - 5, T - 4] + [T + n for n in range(41)])
 
-    with pytest.raises(ExchangeError, match="cannot read back") as caught:
-        connector.fetch_my_trades("SHARP/USDT", since=at(T))
+    oldest = connector.fetch_my_trades("SHARP/USDT", since=at(T), limit=5)
+    everything = connector.fetch_my_trades("SHARP/USDT", since=at(T), limit=500)
 
-    assert caught.value.code == "too_many_trades"
-    assert len(connector.fetch_my_trades("SHARP/USDT", since=at(T + 2))) == 5  # within reach: all of them
+    assert [f.traded_at for f in oldest] == [at(T + n) for n in range(5)]
+    assert [f.traded_at for f in everything] == [at(T + n) for n in range(41)]
+    assert len(connector.fetch_my_trades("SHARP/USDT", since=at(T + 38))) == 3  # within reach: as before
+
+
+def test_fills_arriving_during_a_deep_read_never_open_a_gap(connector, fake, monkeypatch):
+    monkeypatch.setattr(coinstore_connector, "TRADES_PAGE_SIZE", 2)
+    monkeypatch.setattr(coinstore_connector, "TRADES_MAX_PAGES", 3)
+    fills_at(fake, connector, [T + n for n in range(30)])
+    live = connector.create_order(OrderRequest("SHARP/USDT", "buy", "limit", Decimal(100), "live", Decimal("0.012")))
+    read = connector._trades_page
+    calls = []
+
+    def trading_meanwhile(rules, page):
+        calls.append(page)
+        if len(calls) % 3 == 0:  # the bot trades while the pages are read: every row moves down
+            fake.fill(live.exchange_order_id, "1", match_time_s=T + 1000 + len(calls))
+        return read(rules, page)
+
+    monkeypatch.setattr(connector, "_trades_page", trading_meanwhile)
+    got = connector.fetch_my_trades("SHARP/USDT", since=at(T), limit=8)
+
+    assert got and [f.traded_at for f in got] == [at(T + n) for n in range(len(got))]  # from the cursor, no gap
 
 
 def test_every_fill_since_is_returned_oldest_first_up_to_the_limit(connector, fake):

@@ -237,18 +237,14 @@ def test_sync_stores_more_fills_than_twenty_pages_of_a_hundred(coinstore):
 
 
 @pytest.mark.django_db
-def test_sync_that_cannot_reach_back_far_enough_raises_and_keeps_the_cursor(coinstore, monkeypatch):
-    monkeypatch.setattr(coinstore_connector, "TRADES_MAX_PAGES", 2)  # 200 fills per call at most
+def test_a_backlog_deeper_than_the_walk_back_still_drains(coinstore, monkeypatch):
+    monkeypatch.setattr(coinstore_connector, "TRADES_MAX_PAGES", 2)  # 200 fills by walking back
     bot = coinstore_bot(coinstore)
-    fill_at(coinstore, [T0_S + n for n in range(250)])
+    fill_at(coinstore, [T0_S + n for n in range(1_250)])
 
-    with pytest.raises(ExchangeError) as caught:
-        sync_trades(bot)
-
-    assert caught.value.code == "too_many_trades"
+    assert sync_trades(bot).new == BotTrade.objects.filter(bot=bot).count() == 1_250
     cursor = TradeSyncCursor.objects.get(bot=bot)
-    assert cursor.last_trade_at is None and "cannot read back" in cursor.last_error
-    assert not BotTrade.objects.filter(bot=bot).exists()  # nothing half-read was taken for the whole
+    assert cursor.last_trade_at == T0 + timedelta(seconds=1_249) and cursor.last_error == ""
 
 
 @pytest.mark.django_db

@@ -293,8 +293,8 @@ class CoinstoreConnector(Connector):
         ``since``, the newest ``limit``.
 
         accountMatches pages newest first and has no time filter, so pages are read until one
-        reaches before ``since``; when ``TRADES_MAX_PAGES`` pages do not, ExchangeError
-        ``too_many_trades`` is raised rather than an incomplete list. Its time is in whole seconds:
+        reaches before ``since``; when ``TRADES_MAX_PAGES`` pages do not, the deeper page that does
+        is searched for by page number (``_oldest_since``). Its time is in whole seconds:
         fills in the cursor's own second come again, and callers dedupe on ``exchange_trade_id``.
         """
         rules = self._rules(symbol)
@@ -315,9 +315,60 @@ class CoinstoreConnector(Connector):
                 break
         else:
             if since is not None:
-                raise ExchangeError(
-                    TOO_MANY_TRADES.format(count=len(fills), since=since.isoformat()),
-                    exchange=EXCHANGE, code="too_many_trades", symbol=symbol,
-                )
+                return self._oldest_since(symbol, rules, since, limit)
         ordered = sorted(fills.values(), key=lambda f: (f.traded_at, f.exchange_trade_id))
         return ordered[:limit] if since is not None else ordered[-limit:]
+
+    def _trades_page(self, rules: SymbolRules, page: int) -> list[TradeFill]:
+        params = [("symbol", rules.market.exchange_symbol), ("pageNum", str(page)), ("pageSize", str(TRADES_PAGE_SIZE))]
+        return [parsing.parse_fill(row, rules) for row in rows_of(self._http.get("/trade/match/accountMatches", params))]
+
+    @staticmethod
+    def _reaches(fills: list[TradeFill], since: datetime) -> bool:
+        """The page holds the oldest fills at or after ``since``: it goes past it, or is the last."""
+        return len(fills) < TRADES_PAGE_SIZE or any(f.traded_at < since for f in fills)
+
+    def _oldest_since(self, symbol: str, rules: SymbolRules, since: datetime, limit: int) -> list[TradeFill]:
+        """The oldest ``limit`` fills at or after ``since`` when they lie deeper than
+        ``TRADES_MAX_PAGES`` pages: accountMatches has no time or id filter, only page numbers
+        counted from the newest fill, so the page reaching ``since`` is found by doubling and
+        halving the page number, then pages are read from it towards the newest.
+
+        New fills push every row to later pages while this reads: the first page read is read
+        again at the end, and if it moved the read starts over (three times at most); after that
+        only what that one page held is returned (a page read in one request is consistent), so a
+        bot trading all the while still drains, more slowly, and is never stuck.
+        """
+        only_first: list[TradeFill] = []
+        for _ in range(3):
+            first_page = self._page_reaching(rules, since)
+            first = self._trades_page(rules, first_page)
+            if not self._reaches(first, since):
+                continue  # rows moved while searching
+            fills = {f.exchange_trade_id: f for f in first if f.traded_at >= since}
+            only_first = list(fills.values())
+            page = first_page - 1
+            while len(fills) < limit and page >= 1:
+                for fill in self._trades_page(rules, page):
+                    fills.setdefault(fill.exchange_trade_id, fill)
+                page -= 1
+            if [f.exchange_trade_id for f in self._trades_page(rules, first_page)] == [f.exchange_trade_id for f in first]:
+                ordered = sorted(fills.values(), key=lambda f: (f.traded_at, f.exchange_trade_id))
+                return ordered[:limit]
+        if not only_first:
+            raise ExchangeError(TOO_MANY_TRADES.format(count=0, since=since.isoformat()), exchange=EXCHANGE,
+                                code="too_many_trades", symbol=symbol)
+        return sorted(only_first, key=lambda f: (f.traded_at, f.exchange_trade_id))[:limit]
+
+    def _page_reaching(self, rules: SymbolRules, since: datetime) -> int:
+        """The first page number whose page reaches ``since`` (pages before it are all newer)."""
+        low, high = TRADES_MAX_PAGES, TRADES_MAX_PAGES * 2  # page ``low`` is known full and newer
+        while not self._reaches(self._trades_page(rules, high), since):
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._reaches(self._trades_page(rules, middle), since):
+                high = middle
+            else:
+                low = middle
+        return high
