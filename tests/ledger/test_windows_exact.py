@@ -16,10 +16,10 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-@pytest.mark.parametrize("minute", [0, 1, 17, 29, 30, 31, 59])
-def test_a_trade_23h30m_old_is_in_24h_and_one_24h01m_old_is_not_whatever_the_minute(minute):
+@pytest.mark.parametrize("minute, second", [(0, 0), (0, 13), (1, 13), (17, 13), (29, 13), (30, 0), (31, 13), (59, 59)])
+def test_a_trade_23h30m_old_is_in_24h_and_one_24h01m_old_is_not_whatever_the_minute(minute, second):
     bot = BotFactory(symbol="SHARP/USDT")
-    now = T0 + timedelta(minutes=minute, seconds=13)
+    now = T0 + timedelta(minutes=minute, seconds=second)
     ingest_trades(bot, [
         fill("in", "buy", 2, 3, at=now - timedelta(hours=23, minutes=30)),
         fill("out", "buy", 100, 1, at=now - timedelta(hours=24, minutes=1)),
