@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from bots.models import Bot
 from exchanges.connectors.base import TradeFill
-from ledger import fifo, prices, rollups
+from ledger import fifo, rollups
+from ledger.services import fees
 from ledger.models import BotTrade, PnlState
 
 logger = logging.getLogger(__name__)
@@ -74,16 +75,8 @@ def _validated(fill: TradeFill, bot_symbol: str) -> dict:
 
 
 def _with_fee_quote(bot: Bot, rows: list[dict]) -> None:
-    """Value each fee in quote at its trade's time; a third token with no close price stays None."""
-    base, quote = bot.base, bot.quote
-    others = {r["fee_currency"] for r in rows if fifo.fee_kind(r["fee"], r["fee_currency"], base, quote) == fifo.FEE_OTHER}
-    snapshots = prices.load_snapshots(s for c in others for s in prices.fee_symbols(c, quote)) if others else {}
-    exchange = prices.venue_key(bot.account.exchange, bot.account_id)
-    for row in rows:
-        rate = None
-        if row["fee_currency"] in others:
-            rate = prices.fee_rate(row["fee_currency"], quote, exchange, row["traded_at"], snapshots)
-        row["fee_quote"] = fifo.fee_in_quote(row["fee"], row["fee_currency"], row["price"], base, quote, rate)
+    """Value each fee in quote at its trade's time (price history); a third token with no close price stays None."""
+    fees.value_fees(bot, rows)
 
 
 def _state_row(bot: Bot) -> PnlState:
