@@ -30,8 +30,9 @@ FEE_NONE, FEE_BASE, FEE_QUOTE, FEE_OTHER = "none", "base", "quote", "other"
 # The unconverted_fees key of a fee amount whose currency the venue did not say.
 UNKNOWN_FEE_CURRENCY = "unknown"
 
-# (base_delta, cash, fee_value, unconverted_currency, unconverted_fee, price), all ints but the currency.
-EngineTrade = tuple[int, int, int, str, int, int]
+# (base_delta, cash, fee_value, unconverted_currency, unconverted_fee, price), all ints but the
+# currency; price is None for a fee-only trade (amount 0), which leaves the last price alone.
+EngineTrade = tuple[int, int, int, str, int, int | None]
 
 
 def to_units(value: Decimal | int | str) -> int:
@@ -144,6 +145,8 @@ def engine_trades(rows, base: str, quote: str, raw: list | None = None) -> list[
                 fee_cash = fee_value = to_units(fee_quote)
         if raw is not None:
             raw.append((amount_u, cost_u))
+        if not amount_u:
+            price_u = None  # a fee-only trade (a failed swap) says nothing of the price
         if side == "buy":
             append((amount_u - fee_base, -(cost_u + fee_cash), fee_value, currency, unconverted, price_u))
         else:
@@ -207,8 +210,10 @@ def apply(state: FifoState, trades, realized_deltas: list | None = None) -> Fifo
     unconverted = state.unconverted
     count = 0
     price = state.last_price
-    for d, q, fee_value, currency, unconverted_fee, price in trades:
+    for d, q, fee_value, currency, unconverted_fee, trade_price in trades:
         count += 1
+        if trade_price is not None:
+            price = trade_price
         before = realized
         if fee_value:
             fees += fee_value

@@ -21,7 +21,7 @@ from ledger.models import BotTrade, PnlState
 logger = logging.getLogger(__name__)
 
 BAD_SIDE = "Trade {trade_id}: side must be buy or sell, not {side!r}."
-BAD_AMOUNT = "Trade {trade_id}: amount must be positive and price not negative."
+BAD_AMOUNT = "Trade {trade_id}: amount must be positive (or 0 with a fee paid) and price not negative."
 NAIVE_TIME = "Trade {trade_id}: traded_at must carry a time zone."
 NO_TRADE_ID = "A trade without an exchange trade id cannot be stored idempotently."
 OTHER_SYMBOL = "Trade {trade_id} is on {symbol}, not on the bot's {bot_symbol}."
@@ -56,7 +56,9 @@ def _validated(fill: TradeFill, bot_symbol: str) -> dict:
     if side not in ("buy", "sell"):
         raise ValidationError(BAD_SIDE.format(trade_id=trade_id, side=fill.side), code="trade_side")
     amount, price = fifo.quantize(_decimal(fill.amount)), fifo.quantize(_decimal(fill.price))
-    if amount <= 0 or price < 0:
+    fee = fifo.quantize(_decimal(fill.fee or 0))
+    # amount 0 only for a fee-only fill: a swap that failed on chain still paid its network fee
+    if amount < 0 or (amount == 0 and fee <= 0) or price < 0:
         raise ValidationError(BAD_AMOUNT.format(trade_id=trade_id), code="trade_amount")
     if timezone.is_naive(fill.traded_at):
         raise ValidationError(NAIVE_TIME.format(trade_id=trade_id), code="trade_time")
@@ -68,7 +70,7 @@ def _validated(fill: TradeFill, bot_symbol: str) -> dict:
         "amount": amount,
         "price": price,
         "cost": cost,
-        "fee": fifo.quantize(_decimal(fill.fee or 0)),
+        "fee": fee,
         "fee_currency": (fill.fee_currency or "").strip().upper(),
         "traded_at": fill.traded_at,
     }
