@@ -36,7 +36,8 @@ class BotTrade(models.Model):
             models.CheckConstraint(condition=models.Q(side__in=["buy", "sell"]), name="trade_side_valid"),
             # amount 0 is a fee-only trade: a swap that failed on chain and still paid its network fee
             models.CheckConstraint(
-                condition=models.Q(amount__gt=0) | models.Q(amount=0, fee__gt=0), name="trade_amount_positive_or_fee_only"
+                condition=models.Q(amount__gt=0) | models.Q(amount=0, fee__gt=0),
+                name="trade_amount_positive_or_fee_only",
             ),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="trade_price_not_negative"),
         ]

@@ -78,7 +78,9 @@ def refresh_prices_task(bot_ids=None) -> int:
     if result.stored:
         convert_pending_fees(bot_ids)
     if result.failed:
-        failures = "; ".join(f"{symbol} at {venue}: {reason}" for (venue, symbol), reason in sorted(result.failed.items()))
+        failures = "; ".join(
+            f"{symbol} at {venue}: {reason}" for (venue, symbol), reason in sorted(result.failed.items())
+        )
         raise RuntimeError(PRICES_FAILED.format(count=len(result.failed), failures=failures))
     return len(result.stored)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -46,12 +47,13 @@ def _prices_near(symbols: set[str], moments: list[datetime]) -> dict[str, list]:
         near |= Q(taken_at__gte=first - skew, taken_at__lte=last + skew)
     found: dict[str, list] = {}
     for model in (PriceHistory, PriceSnapshot):
-        for row in model.objects.filter(near, symbol__in=sorted(symbols)).values_list("symbol", "taken_at", "exchange", "price"):
+        rows = model.objects.filter(near, symbol__in=sorted(symbols))
+        for row in rows.values_list("symbol", "taken_at", "exchange", "price"):
             found.setdefault(row[0], []).append(row[1:])
     return found
 
 
-def rate_at(currency: str, quote: str, exchange: str, at: datetime, near: dict) -> object:
+def rate_at(currency: str, quote: str, exchange: str, at: datetime, near: dict) -> Decimal | None:
     """Quote per unit of ``currency`` at ``at``: the closest price within the skew, the bot's venue first.
 
     A USD-stable quote accepts the token's USD price (stablecoins count as 1 USD).
@@ -68,13 +70,17 @@ def rate_at(currency: str, quote: str, exchange: str, at: datetime, near: dict) 
 def value_fees(bot: Bot, rows: list[dict]) -> None:
     """Set each row's ``fee_quote``: the fee in quote at its trade's time, None when it cannot be valued yet."""
     base, quote = bot.base, bot.quote
-    others = [r for r in rows if r["fee_currency"] and fifo.fee_kind(r["fee"], r["fee_currency"], base, quote) == fifo.FEE_OTHER]
+
+    def is_third_token(row: dict) -> bool:  # a named currency other than base and quote
+        return bool(row["fee_currency"]) and fifo.fee_kind(row["fee"], row["fee_currency"], base, quote) == fifo.FEE_OTHER
+
+    others = [r for r in rows if is_third_token(r)]
     symbols = {s for r in others for s in prices.fee_symbols(r["fee_currency"], quote)}
     near = _prices_near(symbols, [r["traded_at"] for r in others])
     exchange = prices.venue_key(bot.account.exchange, bot.account_id)
     for row in rows:
         rate = None
-        if row["fee_currency"] and fifo.fee_kind(row["fee"], row["fee_currency"], base, quote) == fifo.FEE_OTHER:
+        if is_third_token(row):
             rate = rate_at(row["fee_currency"], quote, exchange, row["traded_at"], near)
         row["fee_quote"] = fifo.fee_in_quote(row["fee"], row["fee_currency"], row["price"], base, quote, rate)
 
@@ -110,10 +116,9 @@ def convert_pending_fees(bot_ids=None, *, now: datetime | None = None) -> dict[i
         in_hours = Q()
         for start in hours:
             in_hours |= Q(traded_at__gte=start, traded_at__lt=start + HOUR)
-        trades = list(
-            BotTrade.objects.filter(in_hours, bot_id=bot_id, fee_quote__isnull=True, fee_currency__in=sorted(currencies))
-            .exclude(fee=0).only("pk", "traded_at", "fee", "fee_currency", "price")
-        )
+        unvalued = BotTrade.objects.filter(in_hours, bot_id=bot_id, fee_quote__isnull=True,
+                                           fee_currency__in=sorted(currencies))
+        trades = list(unvalued.exclude(fee=0).only("pk", "traded_at", "fee", "fee_currency", "price"))
         if not trades:
             continue
         bot = Bot.objects.select_related("account").get(pk=bot_id)
