@@ -130,11 +130,21 @@ class Rows:
 def load(bot_ids: list[int], plans: list[Plan]) -> Rows:
     """One query per kind for every plan at once (an OR of their ranges)."""
     rows = Rows({b: [] for b in bot_ids}, {b: [] for b in bot_ids}, {b: [] for b in bot_ids})
-    trade_ranges = [r for p in plans for r in (*p.plus, *p.minus) if r[0] < r[1]]
+    trade_ranges = sorted({r for p in plans for r in (*p.plus, *p.minus) if r[0] < r[1]})
     if trade_ranges:
-        query = BotTrade.objects.filter(_q("traded_at", trade_ranges), bot_id__in=bot_ids)
-        for row in query.order_by().values_list(*TRADE_FIELDS):
-            rows.trades[row[0]].append(row)
+        # A UNION ALL of one range each, not an OR: SQLite then reads each range from the
+        # (bot, traded_at) index instead of every trade of the bot (PostgreSQL does either well).
+        parts = [
+            BotTrade.objects.filter(bot_id__in=bot_ids, traded_at__gte=start, traded_at__lt=end)
+            .order_by().values_list(*TRADE_FIELDS, "pk")
+            for start, end in trade_ranges
+        ]
+        query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        seen = set()
+        for row in query:
+            if row[-1] not in seen:  # ranges of different windows may overlap
+                seen.add(row[-1])
+                rows.trades[row[0]].append(row[:-1])
     hourly_ranges = [r for p in plans for r in p.hourly if r[0] != r[1]]
     if hourly_ranges:
         for row in HourlyRollup.objects.filter(_q("bucket_start", hourly_ranges), bot_id__in=bot_ids):
