@@ -66,8 +66,6 @@ def main() -> int:
         # the trades were bulk-loaded around ingestion, so this first rebuild reports a difference
         rebuild_s, result = timed(lambda: rebuild_pnl(bot))
         print(f"  rebuild: realized {result.after['realized']} USDT over {result.after['trade_count']:,} trades")
-        PriceSnapshot.objects.create(exchange="paper", symbol="SHARP/USDT", price=Decimal("0.0125"), source="mid",
-                                     taken_at=now)
 
         from exchanges.connectors.base import TradeFill
 
@@ -79,11 +77,22 @@ def main() -> int:
             fresh = Bot.objects.select_related("account").get(pk=bot.pk)
             return pnl_for_bot(fresh), volume_for_bot(fresh, "24h", now=now)
 
+        # The mark the product reads: the bot's own venue's snapshot (a paper account walks its own
+        # price, so its key is prices.venue_key, not "paper"), taken now so it is within MARK_MAX_AGE_S.
+        from ledger import prices
+
+        now = timezone.now()
+        venue = prices.venue_key(bot.account.exchange, bot.account_id)
+        PriceSnapshot.objects.create(exchange=venue, symbol="SHARP/USDT", price=Decimal("0.0125"), source="mid",
+                                     taken_at=now)
         read()  # warm connection and caches once
         with CaptureQueriesContext(connection) as queries:
             pnl, volume = read()
         read_s, _ = timed(read, repeat=50)
         print(f"P&L: realized {pnl['realized']} unrealized {pnl['unrealized']} (mark {pnl['mark']['source']})")
+        if pnl["mark"]["source"] != "mid" or pnl["mark"]["is_stale"]:
+            print(f"the read did not use the stored mid: {pnl['mark']}")
+            return 1
         print(f"24h: {volume['trade_count']:,} trades, {volume['quote_volume']} USDT, usd {volume['usd_volume']}")
         print(f"{'queries for P&L + 24h volume (incl. loading the bot)':<58} {len(queries):>10}        constant")
         ok = report("read P&L + 24h volume with 1M trades (median of 50)", read_s * 1000, 20.0, "ms")

@@ -30,8 +30,9 @@ FEE_NONE, FEE_BASE, FEE_QUOTE, FEE_OTHER = "none", "base", "quote", "other"
 # The unconverted_fees key of a fee amount whose currency the venue did not say.
 UNKNOWN_FEE_CURRENCY = "unknown"
 
-# (base_delta, cash, fee_value, unconverted_currency, unconverted_fee, price), all ints but the currency.
-EngineTrade = tuple[int, int, int, str, int, int]
+# (base_delta, cash, fee_value, unconverted_currency, unconverted_fee, price), all ints but the
+# currency; price is None for a fee-only trade (amount 0), which leaves the last price alone.
+EngineTrade = tuple[int, int, int, str, int, int | None]
 
 
 def to_units(value: Decimal | int | str) -> int:
@@ -60,10 +61,13 @@ def div_round(numerator: int, denominator: int) -> int:
 
 
 def fee_kind(fee: Decimal, fee_currency: str, base: str, quote: str) -> str:
-    """Which leg a fee is paid in: none, base, quote or other (a third token such as BNB)."""
+    """Which leg a fee is paid in: none, base, quote or other (a third token such as BNB, or a
+    currency the venue did not say, which can never be converted)."""
     currency = (fee_currency or "").strip().upper()
-    if not fee or not currency:
+    if not fee:
         return FEE_NONE
+    if not currency:
+        return FEE_OTHER
     if currency == base.upper():
         return FEE_BASE
     if currency == quote.upper():
@@ -84,7 +88,7 @@ def fee_in_quote(fee: Decimal, fee_currency: str, price: Decimal, base: str, quo
         return fee
     if kind == FEE_BASE:
         return from_units(div_round(to_units(fee) * to_units(price), SCALE))
-    if other_rate is None:
+    if other_rate is None or not (fee_currency or "").strip():
         return None
     return from_units(div_round(to_units(fee) * to_units(other_rate), SCALE))
 
@@ -100,7 +104,8 @@ def engine_trades(rows, base: str, quote: str, raw: list | None = None) -> list[
 
     Base fees change the base moved (a buy receives less, a sell gives more); quote fees, and
     third-token fees with a known ``fee_quote``, change the cash; a third-token fee with no price is
-    carried separately and never enters P&L. A negative fee is a rebate and works the same way.
+    carried separately and never enters P&L, as is a fee whose currency is empty (under
+    UNKNOWN_FEE_CURRENCY, whatever ``fee_quote`` says). A negative fee is a rebate and works the same way.
     A base fee's value for reporting is ``fee_quote`` when given, else fee × price.
     ``raw``, when given, receives each trade's ``(amount, cost)`` in units (rollups need them).
     """
@@ -124,10 +129,12 @@ def engine_trades(rows, base: str, quote: str, raw: list | None = None) -> list[
             price_u = to_units(price)
         fee_base = fee_cash = fee_value = unconverted = 0
         currency = ""
-        if fee and fee_currency:
-            currency_up = fee_currency.strip().upper()
+        if fee:
+            currency_up = fee_currency.strip().upper() if fee_currency else ""
             fee_u = to_units(fee)
-            if currency_up == quote:
+            if not currency_up:  # the venue did not say: kept apart, never dropped nor guessed
+                currency, unconverted = UNKNOWN_FEE_CURRENCY, fee_u
+            elif currency_up == quote:
                 fee_cash = fee_value = fee_u
             elif currency_up == base:
                 fee_base = fee_u
@@ -138,6 +145,8 @@ def engine_trades(rows, base: str, quote: str, raw: list | None = None) -> list[
                 fee_cash = fee_value = to_units(fee_quote)
         if raw is not None:
             raw.append((amount_u, cost_u))
+        if not amount_u:
+            price_u = None  # a fee-only trade (a failed swap) says nothing of the price
         if side == "buy":
             append((amount_u - fee_base, -(cost_u + fee_cash), fee_value, currency, unconverted, price_u))
         else:
@@ -201,8 +210,10 @@ def apply(state: FifoState, trades, realized_deltas: list | None = None) -> Fifo
     unconverted = state.unconverted
     count = 0
     price = state.last_price
-    for d, q, fee_value, currency, unconverted_fee, price in trades:
+    for d, q, fee_value, currency, unconverted_fee, trade_price in trades:
         count += 1
+        if trade_price is not None:
+            price = trade_price
         before = realized
         if fee_value:
             fees += fee_value

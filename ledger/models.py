@@ -63,7 +63,7 @@ class BotTrade(ExactMirrors):
     exchange_trade_id = models.CharField(max_length=128)
     order_id = models.CharField(max_length=128, blank=True, help_text="The exchange's order id.")
     side = models.CharField(max_length=4, choices=Side.choices)
-    amount = models.DecimalField(**MONEY, help_text="Base currency filled.")
+    amount = models.DecimalField(**MONEY, help_text="Base currency filled; 0 for a fee-only trade (a failed swap).")
     price = models.DecimalField(**MONEY, help_text="Quote per base.")
     cost = models.DecimalField(**MONEY, help_text="Quote currency: amount × price as the exchange reports it.")
     fee = models.DecimalField(**MONEY, default=0, help_text="In fee_currency; negative is a rebate.")
@@ -88,7 +88,11 @@ class BotTrade(ExactMirrors):
             # Both sides of a self-trade share the venue's trade id: the side tells them apart.
             models.UniqueConstraint(fields=["bot", "exchange_trade_id", "side"], name="trade_unique_per_bot_side"),
             models.CheckConstraint(condition=models.Q(side__in=["buy", "sell"]), name="trade_side_valid"),
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="trade_amount_positive"),
+            # amount 0 is a fee-only trade: a swap that failed on chain and still paid its network fee
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0) | models.Q(amount=0, fee__gt=0),
+                name="trade_amount_positive_or_fee_only",
+            ),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="trade_price_not_negative"),
         ]
         indexes = [models.Index(fields=["bot", "traded_at"], name="trade_bot_time_idx")]

@@ -12,7 +12,7 @@ from ledger.models import PriceSnapshot
 USD_STABLECOINS = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD", "USDP", "PYUSD"})
 # Quotes tried, in order, to price an asset in USD.
 USD_QUOTES = ("USDT", "USDC", "USD")
-# A third-token fee is converted only with a price taken this close to the trade.
+# A third-token fee is converted only with a price taken this close to the trade (services/fees.py).
 FEE_PRICE_MAX_SKEW = timedelta(minutes=15)
 
 NO_USD_PRICE = "No stored USD price for {asset}; the price refresh has not priced it."
@@ -115,15 +115,3 @@ def fee_symbols(currency: str, quote: str) -> list[str]:
     if is_usd_stable(quote):
         symbols += usd_symbols(currency)
     return symbols
-
-
-def fee_rate(currency: str, quote: str, exchange: str, at: datetime, snapshots: dict) -> Decimal | None:
-    """Quote per unit of a third-token fee at time ``at``, or None when no price that close is stored.
-
-    A USD-stable quote accepts the token's USD price (stablecoins count as 1 USD).
-    """
-    for symbol in fee_symbols(currency, quote):
-        snapshot = pick(snapshots, exchange, symbol, limit=FEE_PRICE_MAX_SKEW, now=at)
-        if snapshot is not None and abs(snapshot.taken_at - at) <= FEE_PRICE_MAX_SKEW:
-            return snapshot.price
-    return None

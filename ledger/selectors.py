@@ -23,7 +23,9 @@ NO_MARK = "No price is known for {symbol}: no stored snapshot and no trade yet."
 NO_USD = "Cannot convert {quote} to USD: no stored {quote}/USD price."
 NO_SNAPSHOT = "No balance snapshot yet: the background refresh has not succeeded for this account."
 NO_ASSETS = "The exchange reported no assets for this account."
-BALANCES_TOO_OLD = "Last confirmed {age} s ago, over the {limit} s limit (BALANCE_MAX_AGE_S): the refresh is not running."
+BALANCES_TOO_OLD = (
+    "Last confirmed {age} s ago, over the {limit} s limit (BALANCE_MAX_AGE_S): the refresh is not running."
+)
 UNKNOWN_WINDOW = "Unknown window {window!r}; use 24h, 7d, 30d, all or a timedelta."
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}

@@ -71,10 +71,16 @@ def sync_all_trades_task() -> int:
 
 
 def refresh_prices_task(bot_ids=None) -> int:
-    """Refresh the stored prices every bot needs; raise if any symbol failed."""
+    """Refresh the stored prices every bot needs, then value fees that waited for one; raise if any symbol failed."""
+    from ledger.services.fees import convert_pending_fees
+
     result = services.refresh_prices(bot_ids)
+    if result.stored:
+        convert_pending_fees(bot_ids)
     if result.failed:
-        failures = "; ".join(f"{symbol} at {venue}: {reason}" for (venue, symbol), reason in sorted(result.failed.items()))
+        failures = "; ".join(
+            f"{symbol} at {venue}: {reason}" for (venue, symbol), reason in sorted(result.failed.items())
+        )
         raise RuntimeError(PRICES_FAILED.format(count=len(result.failed), failures=failures))
     return len(result.stored)
 

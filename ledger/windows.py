@@ -1,8 +1,9 @@
 """Exact time windows over rollups: whole buckets in the middle, trades by time at the two edges.
 
 A window ``[since, now]`` is cut into
-* the partial hours at each end (``[since, next whole hour)`` and ``[this hour, now]``), summed
-  from the trades themselves;
+* the partial hours at each end, from the trades themselves: the first one as its trades from
+  ``since``, or (when that is the larger part) its bucket less the trades before ``since``; the
+  current one as its bucket less any trades after ``now``;
 * the whole hours between (7 days or less), or whole hours up to the first and from the last
   whole day plus whole days between (longer windows), summed from the rollups.
 Each part is read with one query per kind (trades, hourly rows, daily rows), so a window costs
@@ -27,6 +28,7 @@ from ledger.models import BotTrade, DailyRollup, HourlyRollup
 from ledger.rollups import COUNTS, SUMS, Bucket, day_start, hour_start
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+TICK = timedelta(microseconds=1)  # the databases keep microseconds: (t, x) is [t + TICK, x)
 # Windows up to this long are summed from hourly buckets, longer ones mostly from daily buckets.
 HOURLY_UP_TO = timedelta(days=7)
 TRADE_FIELDS = ("bot_id", "traded_at", "side", "amount", "price", "cost", "fee", "fee_currency", "fee_quote")
@@ -46,47 +48,62 @@ def ceil_day(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Plan:
-    """How one window ``[since, until]`` is read: trade ranges, hourly and daily bucket ranges."""
+    """How one window ``[since, until]`` is read.
+
+    Sum the ``hourly`` and ``daily`` bucket ranges whole, add the trades in ``plus`` and take away
+    those in ``minus`` (a partial hour is read from whichever side of it holds fewer trades);
+    realized P&L comes from the hourly buckets in ``realized_hours`` and the daily ones.
+    """
 
     since: datetime | None
     until: datetime
-    trades: tuple[Range, ...] = ()  # [start, end), the last one closed at ``until``
-    hourly: tuple[Range, ...] = ()  # bucket_start ranges summed whole
+    hourly: tuple[Range, ...] = ()
     daily: tuple[Range, ...] = ()
-    realized_hours: tuple[Range, ...] = ()  # hourly buckets that only give their realized P&L
+    plus: tuple[Range, ...] = ()
+    minus: tuple[Range, ...] = ()
+    realized_hours: tuple[Range, ...] = ()
     realized_since: datetime | None = None
 
 
 def plan(since: datetime | None, until: datetime) -> Plan:
     if since is None:  # everything: every daily bucket, trades in the future included
         return Plan(None, until, daily=((None, None),))
-    this_hour = hour_start(until)
-    first_hour = ceil_hour(since)
-    realized = ((first_hour, this_hour + HOUR),) if first_hour <= this_hour else ()
-    if first_hour > this_hour:  # within one hour: trades only
-        return Plan(since, until, trades=((since, until),), realized_since=first_hour)
-    trades = ((since, first_hour), (this_hour, until))
+    after = until + TICK  # ranges are [start, end): the window includes ``until`` itself
+    this_hour, first_hour = hour_start(until), ceil_hour(since)
+    if first_hour > this_hour:  # within one hour: its trades only
+        return Plan(since, until, plus=((since, after),), realized_since=first_hour)
+    # The last hour: its bucket less the trades after ``until`` (normally none).
+    minus = [(after, this_hour + HOUR)]
+    plus = []
+    head = first_hour
+    if since != first_hour:
+        lead = hour_start(since)
+        if since - lead <= HOUR / 2:  # fewer trades before ``since``: the bucket less them
+            head = lead
+            minus.append((lead, since))
+        else:
+            plus.append((since, first_hour))
     first_day, this_day = ceil_day(since), day_start(until)
     if until - since <= HOURLY_UP_TO or first_day >= this_day:
-        return Plan(since, until, trades=trades, hourly=((first_hour, this_hour),), realized_hours=realized,
-                    realized_since=first_hour)
-    return Plan(
-        since, until, trades=trades,
-        hourly=((first_hour, first_day), (this_day, this_hour)),
-        daily=((first_day, this_day),),
-        realized_hours=((first_hour, first_day), (this_day, this_hour + HOUR)),
-        realized_since=first_hour,
-    )
+        hourly = ((head, this_hour + HOUR),)
+        daily = ()
+        realized = ((first_hour, this_hour + HOUR),)
+    else:
+        hourly = ((head, first_day), (this_day, this_hour + HOUR))
+        daily = ((first_day, this_day),)
+        realized = ((first_hour, first_day), (this_day, this_hour + HOUR))
+    return Plan(since, until, hourly=hourly, daily=daily, plus=tuple(plus), minus=tuple(minus),
+                realized_hours=realized, realized_since=first_hour)
 
 
-def _inside(moment: datetime, ranges, closed_end: datetime | None = None) -> bool:
+def _inside(moment: datetime, ranges) -> bool:
     for start, end in ranges:
-        if (start is None or moment >= start) and (end is None or moment < end or moment == closed_end):
+        if (start is None or moment >= start) and (end is None or moment < end):
             return True
     return False
 
 
-def _q(field: str, ranges, closed_end: datetime | None = None) -> Q:
+def _q(field: str, ranges) -> Q:
     """An OR of the ranges (one query however many edges); an open range means everything."""
     parts = []
     for start, end in ranges:
@@ -96,7 +113,7 @@ def _q(field: str, ranges, closed_end: datetime | None = None) -> Q:
         if start is not None:
             part &= Q(**{f"{field}__gte": start})
         if end is not None:
-            part &= Q(**{f"{field}__lte" if end == closed_end else f"{field}__lt": end})
+            part &= Q(**{f"{field}__lt": end})
         parts.append(part)
     return reduce(or_, parts)
 
@@ -113,13 +130,22 @@ class Rows:
 def load(bot_ids: list[int], plans: list[Plan]) -> Rows:
     """One query per kind for every plan at once (an OR of their ranges)."""
     rows = Rows({b: [] for b in bot_ids}, {b: [] for b in bot_ids}, {b: [] for b in bot_ids})
-    until = plans[0].until
-    trade_ranges = [r for p in plans for r in p.trades]
+    trade_ranges = sorted({r for p in plans for r in (*p.plus, *p.minus) if r[0] < r[1]})
     if trade_ranges:
-        query = BotTrade.objects.filter(_q("traded_at", trade_ranges, until), bot_id__in=bot_ids)
-        for row in query.order_by().values_list(*TRADE_FIELDS):
-            rows.trades[row[0]].append(row)
-    hourly_ranges = [r for p in plans for r in (*p.hourly, *p.realized_hours) if r[0] != r[1]]
+        # A UNION ALL of one range each, not an OR: SQLite then reads each range from the
+        # (bot, traded_at) index instead of every trade of the bot (PostgreSQL does either well).
+        parts = [
+            BotTrade.objects.filter(bot_id__in=bot_ids, traded_at__gte=start, traded_at__lt=end)
+            .order_by().values_list(*TRADE_FIELDS, "pk")
+            for start, end in trade_ranges
+        ]
+        query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        seen = set()
+        for row in query:
+            if row[-1] not in seen:  # ranges of different windows may overlap
+                seen.add(row[-1])
+                rows.trades[row[0]].append(row[:-1])
+    hourly_ranges = [r for p in plans for r in p.hourly if r[0] != r[1]]
     if hourly_ranges:
         for row in HourlyRollup.objects.filter(_q("bucket_start", hourly_ranges), bot_id__in=bot_ids):
             rows.hourly[row.bot_id].append(row)
@@ -130,15 +156,24 @@ def load(bot_ids: list[int], plans: list[Plan]) -> Rows:
     return rows
 
 
+def _trade_sums(trades: list, bot) -> Bucket:
+    bucket = Bucket()
+    if trades:
+        raw: list[tuple[int, int]] = []
+        engine = fifo.engine_trades((r[2:] for r in trades), bot.base, bot.quote, raw)
+        for row, (amount, cost), trade in zip(trades, raw, engine):
+            bucket.add(row[2] == "buy", amount, cost, trade[2], trade[3], trade[4], 0)
+    return bucket
+
+
 def sums(window: Plan, bot, rows: Rows) -> dict:
     """The window's counts and sums for one bot (Decimals; ``unconverted_fees`` per currency)."""
     totals = {name: 0 for name in (*COUNTS, *SUMS)}
     unconverted: dict[str, int] = {}
 
-    def add_row(row, realized_only: bool) -> None:
-        totals["realized_pnl"] += fifo.to_units(row.realized_pnl)
-        if realized_only:
-            return
+    def add_row(row, realized: bool) -> None:
+        if realized:
+            totals["realized_pnl"] += fifo.to_units(row.realized_pnl)
         for name in COUNTS:
             totals[name] += getattr(row, name)
         for name in SUMS:
@@ -148,24 +183,19 @@ def sums(window: Plan, bot, rows: Rows) -> dict:
             unconverted[currency] = unconverted.get(currency, 0) + fifo.to_units(Decimal(amount))
 
     for row in rows.hourly[bot.pk]:
-        whole = _inside(row.bucket_start, window.hourly)
-        if whole or _inside(row.bucket_start, window.realized_hours):
-            add_row(row, realized_only=not whole)
+        if _inside(row.bucket_start, window.hourly):
+            add_row(row, _inside(row.bucket_start, window.realized_hours))
     for row in rows.daily[bot.pk]:
         if _inside(row.bucket_start, window.daily):
-            add_row(row, realized_only=False)
-    edge = [r for r in rows.trades[bot.pk] if _inside(r[1], window.trades, window.until)]
-    if edge:
-        bucket = Bucket()
-        raw: list[tuple[int, int]] = []
-        engine = fifo.engine_trades((r[2:] for r in edge), bot.base, bot.quote, raw)
-        for row, (amount, cost), trade in zip(edge, raw, engine):
-            bucket.add(row[2] == "buy", amount, cost, trade[2], trade[3], trade[4], 0)
+            add_row(row, True)
+    trades = rows.trades[bot.pk]
+    for ranges, sign in ((window.plus, 1), (window.minus, -1)):
+        bucket = _trade_sums([r for r in trades if _inside(r[1], ranges)], bot)
         for name in (*COUNTS, *SUMS):
-            totals[name] += getattr(bucket, name)
+            totals[name] += sign * getattr(bucket, name)
         for currency, amount in bucket.unconverted_fees.items():
-            unconverted[currency] = unconverted.get(currency, 0) + amount
+            unconverted[currency] = unconverted.get(currency, 0) + sign * amount
     for name in SUMS:
         totals[name] = fifo.from_units(totals[name])
-    totals["unconverted_fees"] = {k: fifo.from_units(v) for k, v in sorted(unconverted.items())}
+    totals["unconverted_fees"] = {k: fifo.from_units(v) for k, v in sorted(unconverted.items()) if v}
     return totals

@@ -114,7 +114,8 @@ def _unchanged(current: dict, balances: list[AssetBalance]) -> bool:
     if not current or amounts.keys() != current.keys():
         return False
     return all(
-        _same(fifo.quantize(available), current[asset].available) and _same(fifo.quantize(locked), current[asset].locked)
+        _same(fifo.quantize(available), current[asset].available)
+        and _same(fifo.quantize(locked), current[asset].locked)
         for asset, (available, locked) in amounts.items()
     )
 

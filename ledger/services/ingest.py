@@ -14,14 +14,14 @@ from django.utils import timezone
 
 from bots.models import Bot
 from exchanges.connectors.base import TradeFill
-from ledger import checkpoints, fifo, prices, rollups
+from ledger import checkpoints, fifo, rollups
 from ledger.models import BotTrade, PnlState, QuarantinedFill, _agrees
-from ledger.services import quarantine
+from ledger.services import fees, quarantine
 
 logger = logging.getLogger(__name__)
 
 BAD_SIDE = "Trade {trade_id}: side must be buy or sell, not {side!r}."
-BAD_AMOUNT = "Trade {trade_id}: amount must be positive and price not negative."
+BAD_AMOUNT = "Trade {trade_id}: amount must be positive (or 0 with a fee paid) and price not negative."
 NAIVE_TIME = "Trade {trade_id}: traded_at must carry a time zone."
 NO_TRADE_ID = "A trade without an exchange trade id cannot be stored idempotently."
 OTHER_SYMBOL = "Trade {trade_id} is on {symbol}, not on the bot's {bot_symbol}."
@@ -81,12 +81,13 @@ def _validated(fill: TradeFill, bot_symbol: str) -> dict:
     if side not in ("buy", "sell"):
         raise ValidationError(BAD_SIDE.format(trade_id=trade_id, side=fill.side), code="trade_side")
     amount, price = fifo.quantize(_decimal(fill.amount)), fifo.quantize(_decimal(fill.price))
-    if amount <= 0 or price < 0:
+    fee = fifo.quantize(_decimal(fill.fee or 0))
+    # amount 0 only for a fee-only fill: a swap that failed on chain still paid its network fee
+    if amount < 0 or (amount == 0 and fee <= 0) or price < 0:
         raise ValidationError(BAD_AMOUNT.format(trade_id=trade_id), code="trade_amount")
     if not isinstance(fill.traded_at, datetime) or timezone.is_naive(fill.traded_at):
         raise ValidationError(NAIVE_TIME.format(trade_id=trade_id), code="trade_time")
     cost = fifo.quantize(_decimal(fill.cost)) if fill.cost else fifo.quantize(fifo.EXACT.multiply(amount, price))
-    fee = fifo.quantize(_decimal(fill.fee or 0))
     for name, value in (("amount", amount), ("price", price), ("cost", cost), ("fee", fee)):
         _fits(trade_id, name, value)
     return {
@@ -121,16 +122,8 @@ def _key(row: dict) -> tuple[str, str]:
 
 
 def _with_fee_quote(bot: Bot, rows: list[dict]) -> None:
-    """Value each fee in quote at its trade's time; a third token with no close price stays None."""
-    base, quote = bot.base, bot.quote
-    others = {r["fee_currency"] for r in rows if fifo.fee_kind(r["fee"], r["fee_currency"], base, quote) == fifo.FEE_OTHER}
-    snapshots = prices.load_snapshots(s for c in others for s in prices.fee_symbols(c, quote)) if others else {}
-    exchange = prices.venue_key(bot.account.exchange, bot.account_id)
-    for row in rows:
-        rate = None
-        if row["fee_currency"] in others:
-            rate = prices.fee_rate(row["fee_currency"], quote, exchange, row["traded_at"], snapshots)
-        row["fee_quote"] = fifo.fee_in_quote(row["fee"], row["fee_currency"], row["price"], base, quote, rate)
+    """Value each fee in quote at its trade's time (price history); a third token with no close price stays None."""
+    fees.value_fees(bot, rows)
 
 
 def _state_row(bot: Bot) -> PnlState:

@@ -11,7 +11,7 @@ from bots.models import Bot
 from exchanges.connectors.base import Connector
 from exchanges.errors import ExchangeError
 from ledger import fifo, prices
-from ledger.models import PnlState, PriceSnapshot
+from ledger.models import PnlState, PriceHistory, PriceSnapshot
 from pipelabs.logging import scrub
 
 logger = logging.getLogger(__name__)
@@ -131,8 +131,12 @@ def refresh_prices(bot_ids=None) -> PriceRefreshResult:
 
 
 def store_price(venue: str, symbol: str, price, source: str, taken_at) -> None:
-    """The latest price of the symbol at the venue (one row per pair)."""
+    """The latest price of the symbol at the venue (one row per pair), and the same in the history."""
     with transaction.atomic():
         PriceSnapshot.objects.update_or_create(
             exchange=venue, symbol=symbol, defaults={"price": price, "source": source, "taken_at": taken_at},
+        )
+        PriceHistory.objects.bulk_create(
+            [PriceHistory(exchange=venue, symbol=symbol, price=price, source=source, taken_at=taken_at)],
+            ignore_conflicts=True,  # the same quote stored twice (a retried task)
         )

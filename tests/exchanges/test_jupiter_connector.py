@@ -259,7 +259,7 @@ def test_swap_refused_for_a_stale_blockhash_is_retryable_and_known_not_to_land(r
         conn.fetch_order("SOL/USDC", client_order_id="stale")
 
 
-def test_swap_failing_on_chain_is_rejected_and_never_a_trade(rpc, jupiter, wallet, usdc):
+def test_swap_failing_on_chain_is_rejected_and_only_its_fee_is_a_fill(rpc, jupiter, wallet, usdc):
     rpc.create_token_account(usdc, wallet.pubkey(), 5_000_000, address=_ata(wallet, usdc))
     rpc.skip_preflight = True  # it lands, and fails there (the token program: insufficient funds)
     conn = make(rpc, jupiter, wallet, usdc)
@@ -270,7 +270,9 @@ def test_swap_failing_on_chain_is_rejected_and_never_a_trade(rpc, jupiter, walle
 
     signature = caught.value.fields["signature"]
     assert conn.fetch_order("USDC/SOL", exchange_order_id=signature).status == "rejected"
-    assert conn.fetch_my_trades("USDC/SOL") == []
+    (fee_only,) = conn.fetch_my_trades("USDC/SOL")  # it traded nothing but paid its network fee
+    assert (fee_only.exchange_trade_id, fee_only.side, fee_only.amount, fee_only.cost) == (signature, "sell", 0, 0)
+    assert (fee_only.fee, fee_only.fee_currency) == (Decimal("0.00001"), "SOL")
     after = balances(conn)
     assert after["USDC"] == before["USDC"]
     assert before["SOL"] - after["SOL"] == Decimal("0.00001")  # the fee is spent all the same

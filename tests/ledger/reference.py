@@ -56,9 +56,9 @@ def deltas(t: RefTrade, base="SHARP", quote="USDT"):
         fee_base = t.fee
     elif t.fee and currency == quote:
         fee_cash = t.fee
-    elif t.fee and currency:
-        if t.fee_quote is None:
-            return None
+    elif t.fee and (not currency or t.fee_quote is None):
+        return None  # no currency said, or a third token with no price
+    elif t.fee:
         fee_cash = t.fee_quote
     if t.side == "buy":
         return t.amount - fee_base, -(t.cost + fee_cash)
@@ -70,7 +70,8 @@ def apply(state: RefState, t: RefTrade, base="SHARP", quote="USDT") -> RefState:
         ctx.prec = 200
         moved = deltas(t, base, quote)
         if moved is None:  # a third-token fee with no price: carried aside, trade without it
-            state.unconverted[t.fee_currency.upper()] = state.unconverted.get(t.fee_currency.upper(), 0) + t.fee
+            key = t.fee_currency.upper() or "unknown"
+            state.unconverted[key] = state.unconverted.get(key, 0) + t.fee
             moved = deltas(RefTrade(t.side, t.amount, t.price, t.cost), base, quote)
         d, cash = moved
         position = state.position

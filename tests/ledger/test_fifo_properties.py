@@ -22,7 +22,7 @@ def trades(draw):
     side = draw(st.sampled_from(["buy", "sell"]))
     amount, price = draw(amounts), draw(prices_)
     cost = (amount * price).quantize(D("1e-10"))
-    kind = draw(st.sampled_from(["none", "base", "quote", "bnb_priced", "bnb_unpriced"]))
+    kind = draw(st.sampled_from(["none", "base", "quote", "bnb_priced", "bnb_unpriced", "unknown"]))
     fee = draw(fees)
     if kind == "base":
         fee = min(fee, amount / 2)  # a base fee never exceeds what the trade moves
@@ -33,6 +33,8 @@ def trades(draw):
         return reference.RefTrade(side, amount, price, cost, fee, "BNB", (fee * D("312.5")).quantize(D("1e-8")))
     if kind == "bnb_unpriced":
         return reference.RefTrade(side, amount, price, cost, fee, "BNB")
+    if kind == "unknown":  # an amount with no currency (Coinstore without feeCurrencyId)
+        return reference.RefTrade(side, amount, price, cost, fee, "", draw(st.sampled_from([None, D(0)])))
     return reference.RefTrade(side, amount, price, cost)
 
 
@@ -85,7 +87,7 @@ def test_realized_plus_unrealized_is_value_change_minus_fees(seq, mark):
             fees_paid = ctx.add(fees_paid, ctx.multiply(t.fee, mark))  # base fees cost base, worth the mark
         elif t.fee_currency == QUOTE:
             fees_paid = ctx.add(fees_paid, t.fee)
-        elif t.fee_quote is not None:
+        elif t.fee_quote is not None and t.fee_currency:
             fees_paid = ctx.add(fees_paid, t.fee_quote)
     value_change = ctx.add(gross_cash, ctx.multiply(gross_base, mark))
     total = ctx.add(fifo.from_units(state.realized), fifo.unrealized(state, mark))

@@ -91,3 +91,36 @@ def test_prune_runs_on_a_schedule():
     from ledger.tasks import prune_task
 
     assert prune_task() == {"balance_snapshots": 0, "price_history": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_refreshes_of_one_account_at_once_write_one_new_set():
+    import threading
+
+    from django.db import connection
+
+    bot = BotFactory(symbol="SHARP/USDT")
+    refresh_balances([bot.account_id])
+    per_set = BalanceSnapshot.objects.count()
+    PaperBalance.objects.filter(account=bot.account, asset="USDT").update(available=D("777"))
+    both_fetched = threading.Barrier(2, timeout=10)
+    errors = []
+
+    def refresh():
+        try:
+            # both have the venue's answer before either stores it: they race on the same current set
+            refresh_balances([bot.account_id], on_result=lambda *_: both_fetched.wait())
+        except Exception as exc:  # noqa: BLE001  reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert BalanceSnapshot.objects.count() == 2 * per_set  # the first writes the change, the second confirms it
+    usdt = [a for a in balances_for_bot(bot)["assets"] if a["asset"] == "USDT"]
+    assert [a["available"] for a in usdt] == [D("777")]

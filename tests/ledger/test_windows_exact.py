@@ -16,10 +16,10 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-@pytest.mark.parametrize("minute", [0, 1, 17, 29, 30, 31, 59])
-def test_a_trade_23h30m_old_is_in_24h_and_one_24h01m_old_is_not_whatever_the_minute(minute):
+@pytest.mark.parametrize("minute, second", [(0, 0), (0, 13), (1, 13), (17, 13), (29, 13), (30, 0), (31, 13), (59, 59)])
+def test_a_trade_23h30m_old_is_in_24h_and_one_24h01m_old_is_not_whatever_the_minute(minute, second):
     bot = BotFactory(symbol="SHARP/USDT")
-    now = T0 + timedelta(minutes=minute, seconds=13)
+    now = T0 + timedelta(minutes=minute, seconds=second)
     ingest_trades(bot, [
         fill("in", "buy", 2, 3, at=now - timedelta(hours=23, minutes=30)),
         fill("out", "buy", 100, 1, at=now - timedelta(hours=24, minutes=1)),
@@ -88,3 +88,21 @@ def test_stats_cost_a_constant_number_of_queries(django_assert_num_queries):
     ingest_trades(bot, [fill(f"s{i}", "buy", 1, 1, at=now - timedelta(hours=7 * i)) for i in range(120)])
     with django_assert_num_queries(5):
         stats_for_bot(bot, now=now)
+
+
+def test_edge_trades_are_read_by_index_range_not_by_scanning_the_bot():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    bot = BotFactory(symbol="SHARP/USDT")
+    now = T0 + timedelta(minutes=40)
+    with CaptureQueriesContext(connection) as queries:
+        volume_for_bot(bot, "24h", now=now)
+    (sql,) = [q["sql"] for q in queries.captured_queries if "ledger_bottrade" in q["sql"]]
+    if connection.vendor != "sqlite":
+        assert " OR " not in sql  # one index range per edge on PostgreSQL as well
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = [row[-1] for row in cursor.fetchall() if "ledger_bottrade" in row[-1]]
+    assert plan and all("traded_at>" in step for step in plan), plan

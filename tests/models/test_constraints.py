@@ -31,9 +31,12 @@ def test_bot_rejects_invalid_choice_values(field, value):
         Bot.objects.filter(pk=bot.pk).update(**{field: value})
 
 
-def test_trade_amount_must_be_positive():
+def test_trade_amount_must_be_positive_unless_the_trade_only_paid_a_fee():
     with pytest.raises(IntegrityError), transaction.atomic():
         BotTradeFactory(amount=Decimal("0"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BotTradeFactory(amount=Decimal("0"), fee=Decimal("-0.1"))
+    BotTradeFactory(amount=Decimal("0"), fee=Decimal("0.00001"), fee_currency="SOL")  # a failed swap's fee
 
 
 def test_wallet_address_is_unique_per_chain():

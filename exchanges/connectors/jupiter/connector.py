@@ -17,7 +17,8 @@ Choices:
   (ExchangeError ``token_decimals`` naming the mint) before anything is quoted.
 - Every swap's network fee is reported in SOL: ``OrderInfo.fee``/``fee_currency`` (filled or
   rejected), and on a swap that failed on chain the InvalidOrder's ``fee``/``fee_currency`` fields
-  (with ``signature``): it paid the fee though it traded nothing.
+  (with ``signature``): it paid the fee though it traded nothing. ``fetch_my_trades`` lists such a
+  swap (one we sent, of that pair) as a fee-only fill: amount, price and cost 0, the fee in SOL.
 - Before the wallet signs, the swap API's transaction is checked against the quote (checks.py);
   the RPC and swap API URLs must pass ``exchanges.endpoints.check_endpoint_url``.
 """
@@ -447,7 +448,14 @@ class JupiterConnector(Connector):
             if confirmed is None:
                 break  # listed, not readable yet: a cursor at the last fill returned must not pass it
             settlement = settle(signature, confirmed, self.wallet)
-            swap = swap_of(settlement, base.mint, quote.mint) if settlement.succeeded else None
+            if not settlement.succeeded:
+                fee_only = self._failed_swap_fee(settlement, symbol, seen_at)
+                if fee_only is not None and (since is None or fee_only.traded_at >= since):
+                    fills.append(fee_only)
+                    if len(fills) >= limit:
+                        break
+                continue
+            swap = swap_of(settlement, base.mint, quote.mint)
             if swap is None:
                 continue
             base_dec, quote_dec = self._settled_decimals(settlement, base), self._settled_decimals(settlement, quote)
@@ -472,8 +480,26 @@ class JupiterConnector(Connector):
                 break
         return fills
 
+    def _failed_swap_fee(self, settlement: Settlement, symbol: str, seen_at: datetime | None) -> TradeFill | None:
+        """A swap of ours on this pair that failed on chain: a fee-only fill (amount 0, its network fee).
+
+        Only swaps this platform sent (the swap store knows their pair and side) are the bot's;
+        another failed transaction of the wallet is not.
+        """
+        sent = self.swaps.get(signature=settlement.signature)
+        if sent is None or sent.symbol != symbol or not settlement.fee_lamports:
+            return None
+        traded_at = settlement.block_time or seen_at
+        if traded_at is None:
+            raise ExchangeUnavailable(NO_TRADE_TIME.format(signature=settlement.signature), exchange=EXCHANGE)
+        return TradeFill(
+            exchange_trade_id=settlement.signature, order_id=settlement.signature, symbol=symbol, side=sent.side,
+            amount=Decimal(0), price=Decimal(0), cost=Decimal(0),
+            fee=from_units(settlement.fee_lamports, LAMPORTS_DECIMALS), fee_currency="SOL", traded_at=traded_at,
+        )
+
     def _signatures_since(self, since: datetime | None, limit: int) -> list[tuple[str, datetime | None]]:
-        """Successful signatures touching the wallet, oldest first (the node pages newest first).
+        """Signatures touching the wallet, failed ones too, oldest first (the node pages newest first).
         With ``since``: all at or after it, or ExchangeError ``too_many_trades`` past
         MAX_SIGNATURES_SCANNED. Without: the newest ``limit``."""
         rows: list[tuple[str, datetime | None]] = []
@@ -485,8 +511,8 @@ class JupiterConnector(Connector):
                 seen_at = datetime.fromtimestamp(row.block_time, UTC) if row.block_time else None
                 if since is not None and seen_at is not None and seen_at < since:
                     return rows[::-1]
-                if row.err is None:
-                    rows.append((str(row.signature), seen_at))
+                # failed ones too: a failed swap of ours still paid its network fee
+                rows.append((str(row.signature), seen_at))
             scanned += len(page)
             if len(page) < SIGNATURES_PAGE or (since is None and len(rows) >= limit):
                 break

@@ -19,7 +19,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=_days, default=None,
-                            help=f"Age in days, 1 to {MAX_DAYS} (default: PRUNE_AFTER_DAYS, now {settings.PRUNE_AFTER_DAYS}).")
+                            help=f"Age in days, 1 to {MAX_DAYS} "
+                                 f"(default: PRUNE_AFTER_DAYS, now {settings.PRUNE_AFTER_DAYS}).")
 
     def handle(self, *args, days, **options):
         try:
