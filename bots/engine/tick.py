@@ -10,6 +10,7 @@ wait (the guard's order budget, or Jupiter's confirmation wait) inside the worke
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from bots import strategies
 from bots.config import ConfigErrors, parse_config
 from bots.engine import lease, safety
 from bots.engine import state as memory
-from bots.engine.orders import BotNotRunning, cancel_order, place_order, refresh_order
+from bots.engine.orders import BotNotRunning, apply_info, cancel_order, place_order, refresh_order
 from bots.models import Bot, Order
 from bots.strategies.types import IOC, MarketSnapshot, RestingOrder
 from exchanges.errors import AuthenticationFailed, ExchangeError, InsufficientFunds, InvalidOrder
@@ -149,7 +150,7 @@ def run(bot_id: int, token: str, due_at: datetime | None = None) -> TickReport:
             lease_owner="", lease_until=None, **fields):
         # Stopped or paused meanwhile: that change stands; only what the tick learned is kept.
         lease.release(bot_id, token, **{k: v for k, v in fields.items() if k in ("heartbeat_at", "state")})
-    logger.info("tick", extra={"bot_id": bot_id, "due_at": due_at.isoformat() if due_at else None,
+    logger.info("tick", extra={"bot_id": bot_id, "worker_pid": os.getpid(), "due_at": due_at.isoformat() if due_at else None,
                                "started_at": report.started_at.isoformat(), "outcome": report.outcome[:200],
                                "engine_ms": round(report.engine_s * 1000, 2), "total_ms": round(report.total_s * 1000, 2),
                                "placed": report.placed, "cancelled": report.cancelled})
@@ -319,10 +320,18 @@ def _reconcile_due(raw_state: dict, now: datetime) -> bool:
 
 
 def _settle_missing(bot: Bot, connector, open_orders) -> None:
-    """Ask the venue about each live order of the bot it no longer lists as open (filled, cancelled)."""
-    listed = {o.exchange_order_id for o in open_orders} | {o.client_order_id for o in open_orders}
+    """Bring the bot's live rows in line with the venue's open list: a listed order whose answer was
+    lost (pending or unknown, no exchange id) is taken as the venue shows it; an unlisted one is
+    asked about (filled, cancelled)."""
+    by_client_id = {o.client_order_id: o for o in open_orders if o.client_order_id}
+    listed = {o.exchange_order_id for o in open_orders}
     for order in bot.orders.filter(status__in=Order.LIVE):
-        if order.exchange_order_id not in listed and order.client_order_id not in listed:
+        info = by_client_id.get(order.client_order_id)
+        if info is not None:
+            if order.status != Order.Status.OPEN or order.exchange_order_id != info.exchange_order_id \
+                    or order.filled != info.filled:
+                apply_info(order, info)
+        elif not order.exchange_order_id or order.exchange_order_id not in listed:
             refresh_order(connector, order)
 
 

@@ -22,7 +22,7 @@ VOLUME = {"daily_volume_usd": "5000", "min_trade_usd": "10", "max_trade_usd": "5
 
 
 def spread_bot(**fields):
-    return BotFactory(bot_type=Bot.Type.SPREAD, symbol="SOL/USDC", config=SPREAD, **fields)
+    return BotFactory(bot_type=Bot.Type.SPREAD, symbol="SOL/USDC", **{"config": SPREAD, **fields})
 
 
 def tick_now(bot) -> tick.TickReport:
@@ -144,3 +144,16 @@ def test_stop_through_the_engine_cancels_what_the_ticks_placed():
     bot.refresh_from_db()
     assert bot.status == Bot.Status.STOPPED
     assert not PaperOrder.objects.filter(status="open").exists()
+
+
+def test_an_order_whose_answer_was_lost_is_taken_as_the_venue_shows_it_not_placed_again(db):
+    bot = start_bot(spread_bot(config={**SPREAD, "levels": 1}), actor="op")
+    tick_now(bot)
+    placed = list(Order.objects.filter(bot=bot))
+    assert len(placed) == 2
+    # The worker died after sending, before recording the answers.
+    Order.objects.filter(bot=bot).update(status=Order.Status.PENDING, exchange_order_id="")
+    Bot.objects.filter(pk=bot.pk).update(next_tick_at=timezone.now())
+    tick_now(Bot.objects.get(pk=bot.pk))
+    assert PaperOrder.objects.filter(account=bot.account, status="open").count() == 2  # no duplicate
+    assert set(Order.objects.filter(bot=bot).values_list("status", flat=True)) == {"open"}
