@@ -241,11 +241,12 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         snapshot = _snapshot(bot, book, balances, open_orders, now)
         mid = snapshot.mid
         bot.state = raw_state
-        state, raw_state = memory.load(bot, now, mid)
-        health = _funds_health(bot, snapshot, config)
-        limits = safety.limits_for(bot)
         pnl_row = PnlState.objects.filter(bot=bot).values_list("realized_pnl", "position").first()
         pnl, position = (pnl_row or (Decimal(0), Decimal(0)))
+        state, raw_state = memory.load(bot, now, mid, pnl_now=pnl or Decimal(0),
+                                       day_volume=bot.bot_type != Bot.Type.SPREAD)
+        health = _funds_health(bot, snapshot, config)
+        limits = safety.limits_for(bot)
         stop_why = safety.stop_reason(limits, raw_state, pnl=pnl or Decimal(0), day_pnl=state.day_pnl_quote)
         if stop_why:
             return _safety_stop(bot, token, stop_why, raw_state)
@@ -266,7 +267,8 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
                 cancel_order(connector, order)
                 report.cancelled += 1
         placed_sides, placed_base = [], Decimal(0)
-        placed_last_minute = bot.orders.filter(created_at__gte=now - timedelta(minutes=1)).count()
+        placed_last_minute = 0 if limits.max_orders_per_minute is None or not decision.place else \
+            bot.orders.filter(created_at__gte=now - timedelta(minutes=1)).count()
         for intent in decision.place:
             _check_time(deadline, report)
             price = intent.price if intent.price is not None else mid
