@@ -157,3 +157,20 @@ def test_an_order_whose_answer_was_lost_is_taken_as_the_venue_shows_it_not_place
     tick_now(Bot.objects.get(pk=bot.pk))
     assert PaperOrder.objects.filter(account=bot.account, status="open").count() == 2  # no duplicate
     assert set(Order.objects.filter(bot=bot).values_list("status", flat=True)) == {"open"}
+
+
+def test_one_dispatcher_at_a_time_and_each_hands_over_to_its_successor(db):
+    from django_q.models import OrmQ
+
+    from bots.models import EngineLease
+
+    bot = start_bot(spread_bot(), actor="op")
+    EngineLease.objects.create(name=dispatch.DISPATCHER, owner="someone",
+                               until=timezone.now() + timedelta(seconds=10))
+    assert dispatch.dispatch(run_s=0.5) == 0 and not OrmQ.objects.exists()  # another one runs
+    EngineLease.objects.filter(name=dispatch.DISPATCHER).update(until=timezone.now() - timedelta(seconds=1))
+    assert dispatch.dispatch(run_s=0.5) == 1  # the dead one's lease lapsed: taken over
+    funcs = sorted(task.func() for task in OrmQ.objects.all())
+    assert funcs == ["bots.tasks.dispatch_task", "bots.tasks.tick_task"]  # its tick, and its successor
+    assert EngineLease.objects.get().owner == ""
+    assert bot.pk
