@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -64,7 +65,12 @@ def _hold(token: str, seconds: float) -> bool:
     return bool(rows.update(owner=token, until=now + timedelta(seconds=seconds)))
 
 
-def dispatch(run_s: float = DISPATCH_RUN_S, poll_s: float = POLL_S, *, chain: bool = True) -> int:
+def run_s_default() -> float:
+    """How long one dispatcher loops (BOT_DISPATCH_RUN_S, default 55 s): below the worker timeout."""
+    return float(getattr(settings, "BOT_DISPATCH_RUN_S", DISPATCH_RUN_S))
+
+
+def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool = True) -> int:
     """Pass after pass for ``run_s`` seconds, then hand over to a successor task at once.
 
     One dispatcher at a time (a lease on the EngineLease row): the every-minute schedule only
@@ -74,6 +80,7 @@ def dispatch(run_s: float = DISPATCH_RUN_S, poll_s: float = POLL_S, *, chain: bo
     """
     from django_q.tasks import async_task
 
+    run_s = run_s_default() if run_s is None else run_s
     token = lease.new_token()
     if not _hold(token, LEASE_S):
         return 0

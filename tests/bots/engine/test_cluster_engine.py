@@ -32,7 +32,9 @@ VOLUME = {"daily_volume_usd": "5000", "min_trade_usd": "10", "max_trade_usd": "5
           "interval_max_seconds": 5}
 # Short timeouts, so a killed tick's lease lapses in seconds (lease = Q_TIMEOUT_S + margin).
 FAST = {"Q_TIMEOUT_S": "8", "Q_RETRY_S": "12", "BOT_LEASE_MARGIN_S": "2", "BOT_MIN_INTERVAL_S": "1",
-        "BOT_LONGEST_VENUE_CALL_S": "2", "Q_WORKERS": "2", "LOG_FORMAT": "json"}
+        "BOT_LONGEST_VENUE_CALL_S": "2", "Q_WORKERS": "2", "LOG_FORMAT": "json",
+        # Short dispatcher loops (each hands over to the next), so a cluster stops in seconds.
+        "BOT_DISPATCH_RUN_S": "3"}
 pytestmark = pytest.mark.slow
 
 
@@ -92,7 +94,7 @@ def test_cluster_trades_books_the_venues_fills_and_stop_cancels(subprocess_env, 
     connector_for(volume.account).fetch_balance()  # opens the paper account: its starting balances
     before = paper_balances(volume.account)
     with cluster(env, tmp_path / "cluster.log"):
-        enqueue(env, "bots.tasks.dispatch_task", 30)
+        enqueue(env, "bots.tasks.dispatch_task")
         assert wait_for(lambda: BotTrade.objects.filter(bot=volume).count() >= 2
                         and Order.objects.filter(bot=maker, status="open").exists(), 60), \
             (tmp_path / "cluster.log").read_text()[-3000:]
@@ -158,11 +160,8 @@ def test_two_clusters_on_one_database_never_tick_one_bot_at_once(subprocess_env,
                                  config={**SPREAD, "poll_interval_seconds": 1}), actor="op") for _ in range(3)]
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     with cluster(env, logs[0]), cluster(env, logs[1]):
-        for _ in range(2):  # a dispatcher in each cluster, racing for the same bots
-            enqueue(env, "bots.tasks.dispatch_task", 15)
-        time.sleep(3)
-        enqueue(env, "bots.tasks.dispatch_task", 12)
-        enqueue(env, "bots.tasks.dispatch_task", 12)
+        for _ in range(3):  # dispatchers in both clusters, racing for the dispatcher's and the bots' leases
+            enqueue(env, "bots.tasks.dispatch_task")
         assert wait_for(lambda: sum(len(ticks(log)) for log in logs) >= 20, 40), logs[0].read_text()[-3000:]
         time.sleep(5)
     seen = [(entry, log.name) for log in logs for entry in ticks(log)]
