@@ -214,3 +214,14 @@ class UnownedFill(models.Model):
 
     def __str__(self):
         return f"{self.side} {self.amount} {self.symbol} @ {self.price}"
+
+
+class EngineLease(models.Model):
+    """A platform-wide lease by name (the dispatcher's), taken by conditional UPDATE like a bot's."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    owner = models.CharField(max_length=64, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name}: {self.owner or 'free'}"

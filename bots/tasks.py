@@ -5,7 +5,7 @@ from datetime import datetime
 from bots.engine import dispatch, tick
 
 
-def dispatch_task(run_s: float = dispatch.DISPATCH_RUN_S) -> int:
+def dispatch_task(run_s: float | None = None) -> int:
     """The every-minute schedule: hand due bots their ticks for ~55 s; returns how many."""
     return dispatch.dispatch(run_s=run_s)
 

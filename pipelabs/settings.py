@@ -295,6 +295,8 @@ PRUNE_AFTER_DAYS = env.int("PRUNE_AFTER_DAYS", default=30)
 BOT_PAUSE_AFTER_DOWN_S = env.int("BOT_PAUSE_AFTER_DOWN_S", default=600)
 # Ticks failed in a row before a bot goes to error with the venue's message.
 BOT_MAX_FAILURES = env.int("BOT_MAX_FAILURES", default=3)
+# One dispatcher's loop before it hands over to its successor; below Q_TIMEOUT_S.
+BOT_DISPATCH_RUN_S = env.float("BOT_DISPATCH_RUN_S", default=55.0)
 BOT_RECONCILE_EVERY_S = env.int("BOT_RECONCILE_EVERY_S", default=300)
 BOT_MIN_INTERVAL_S = env.float("BOT_MIN_INTERVAL_S", default=1.0)
 # A lease outlives the worker timeout by this much, so a tick the timeout kills is dead before the next.

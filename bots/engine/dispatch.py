@@ -1,7 +1,8 @@
 """The dispatcher: hands each due bot a tick, at the bot's own interval in seconds.
 
-django-q2 runs a schedule at most once a minute, so one schedule (``bot-dispatch``, every minute)
-starts ``dispatch()``, which loops for up to DISPATCH_RUN_S (55 s, inside the worker's timeout):
+django-q2 runs a schedule at most once a minute (and checks schedules only every 30 s), so one
+schedule (``bot-dispatch``, every minute) starts ``dispatch()``, which loops for up to
+DISPATCH_RUN_S (55 s, inside the worker's timeout) and then enqueues its own successor:
 each pass claims the bots whose ``next_tick_at`` has come and whose lease is free, by one
 conditional UPDATE, and enqueues a ``tick`` task for each. Any number of dispatchers, in any
 number of clusters on one database, may run at once: the UPDATE's row count says who claimed a
@@ -12,15 +13,19 @@ worker lapses with it and the bot is claimed again.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from bots.engine import lease
-from bots.models import Bot
+from bots.models import Bot, EngineLease
 
 DISPATCH_RUN_S = 55.0
+DISPATCHER = "dispatcher"
+LEASE_S = 15.0  # a dispatcher renews its lease every RENEW_S; a dead one's lapses after this
+RENEW_S = 5.0
 POLL_S = 0.2
 BATCH = 500
 ACTIVE = (Bot.Status.RUNNING, Bot.Status.STOPPING)
@@ -52,12 +57,48 @@ def dispatch_once(now: datetime | None = None) -> int:
     return len(claimed)
 
 
-def dispatch(run_s: float = DISPATCH_RUN_S, poll_s: float = POLL_S) -> int:
-    """Pass after pass for ``run_s`` seconds; returns how many ticks were enqueued."""
+def _hold(token: str, seconds: float) -> bool:
+    """Take or renew the dispatcher's lease; False when another dispatcher holds it."""
+    now = timezone.now()
+    EngineLease.objects.get_or_create(name=DISPATCHER)
+    rows = EngineLease.objects.filter(name=DISPATCHER).filter(Q(owner=token) | Q(owner="") | Q(until__lt=now))
+    return bool(rows.update(owner=token, until=now + timedelta(seconds=seconds)))
+
+
+def run_s_default() -> float:
+    """How long one dispatcher loops (BOT_DISPATCH_RUN_S, default 55 s): below the worker timeout."""
+    return float(getattr(settings, "BOT_DISPATCH_RUN_S", DISPATCH_RUN_S))
+
+
+def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool = True) -> int:
+    """Pass after pass for ``run_s`` seconds, then hand over to a successor task at once.
+
+    One dispatcher at a time (a lease on the EngineLease row): the every-minute schedule only
+    restarts the chain when its last link died (the lease lapses LEASE_S after its last renewal),
+    so ticks never wait for the scheduler's next pass (django-q2 checks schedules every 30 s).
+    Returns how many ticks were enqueued; 0 at once when another dispatcher is running.
+    """
+    from django_q.tasks import async_task
+
+    run_s = run_s_default() if run_s is None else run_s
+    token = lease.new_token()
+    if not _hold(token, LEASE_S):
+        return 0
     end = time.monotonic() + run_s
+    renewed = time.monotonic()
     total = 0
-    while True:
-        total += dispatch_once()
-        if time.monotonic() + poll_s >= end:
-            return total
-        time.sleep(poll_s)
+    try:
+        while True:
+            total += dispatch_once()
+            if time.monotonic() + poll_s >= end:
+                break
+            time.sleep(poll_s)
+            if time.monotonic() - renewed >= RENEW_S:
+                if not _hold(token, LEASE_S):
+                    return total  # lapsed (this worker stalled) and taken over: stop at once
+                renewed = time.monotonic()
+    finally:
+        EngineLease.objects.filter(name=DISPATCHER, owner=token).update(owner="", until=None)
+    if chain:
+        async_task("bots.tasks.dispatch_task", task_name=f"dispatch-{token[:8]}")
+    return total

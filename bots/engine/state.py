@@ -46,11 +46,12 @@ def realized(bot) -> Decimal:
     return (row[0] or Decimal(0)) if row else Decimal(0)
 
 
-def load(bot, now: datetime, mid: Decimal | None) -> tuple[BotState, dict]:
+def load(bot, now: datetime, mid: Decimal | None, *, pnl_now: Decimal | None = None,
+         day_volume: bool = True) -> tuple[BotState, dict]:
     """The strategy's BotState and the updated raw state (day rolled, baselines set)."""
     raw = dict(bot.state or {})
     today = day_start(now).date().isoformat()
-    pnl_now = realized(bot)
+    pnl_now = realized(bot) if pnl_now is None else pnl_now
     if raw.get("day") != today:
         raw.update(day=today, day_realized_start=str(pnl_now))
     if raw.get("session_started_at") != (bot.started_at.isoformat() if bot.started_at else None):
@@ -58,7 +59,8 @@ def load(bot, now: datetime, mid: Decimal | None) -> tuple[BotState, dict]:
                    session_start_price=str(mid) if mid is not None else None)
     elif raw.get("session_start_price") is None and mid is not None:
         raw["session_start_price"] = str(mid)
-    bought, sold = day_figures(bot, now)
+    # Only the volume and DEX strategies steer by the day's volume; a spread bot skips the query.
+    bought, sold = day_figures(bot, now) if day_volume else (Decimal(0), Decimal(0))
     state = BotState(
         bot_id=bot.pk,
         next_trade_at=_time(raw.get("next_trade_at")),

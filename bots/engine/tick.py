@@ -10,6 +10,7 @@ wait (the guard's order budget, or Jupiter's confirmation wait) inside the worke
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ from bots import strategies
 from bots.config import ConfigErrors, parse_config
 from bots.engine import lease, safety
 from bots.engine import state as memory
-from bots.engine.orders import BotNotRunning, cancel_order, place_order, refresh_order
+from bots.engine.orders import BotNotRunning, apply_info, cancel_order, place_order, refresh_order
 from bots.models import Bot, Order
 from bots.strategies.types import IOC, MarketSnapshot, RestingOrder
+from exchanges.connectors.base import Market
 from exchanges.errors import AuthenticationFailed, ExchangeError, InsufficientFunds, InvalidOrder
 from pipelabs.audit import record_event
 from pipelabs.logging import scrub
@@ -149,7 +151,7 @@ def run(bot_id: int, token: str, due_at: datetime | None = None) -> TickReport:
             lease_owner="", lease_until=None, **fields):
         # Stopped or paused meanwhile: that change stands; only what the tick learned is kept.
         lease.release(bot_id, token, **{k: v for k, v in fields.items() if k in ("heartbeat_at", "state")})
-    logger.info("tick", extra={"bot_id": bot_id, "due_at": due_at.isoformat() if due_at else None,
+    logger.info("tick", extra={"bot_id": bot_id, "worker_pid": os.getpid(), "due_at": due_at.isoformat() if due_at else None,
                                "started_at": report.started_at.isoformat(), "outcome": report.outcome[:200],
                                "engine_ms": round(report.engine_s * 1000, 2), "total_ms": round(report.total_s * 1000, 2),
                                "placed": report.placed, "cancelled": report.cancelled})
@@ -215,29 +217,36 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         raise TickFailed(BAD_CONFIG.format(detail=exc)) from None
     connector = Timed(connector_for(bot.account), report)
     try:
-        market = connector.market(bot.symbol)
         raw_state = dict(bot.state or {})
+        market = _market(connector, bot.symbol, raw_state, now)
+        reconciled = False
         if raw_state.get("reconciled_for") != (bot.started_at.isoformat() if bot.started_at else None) \
                 or _reconcile_due(raw_state, now):
             reconcile_bot(bot, connector=connector)
             raw_state["reconciled_for"] = bot.started_at.isoformat() if bot.started_at else None
-            raw_state["reconciled_at"] = now.isoformat()
+            raw_state["reconciled_at"] = raw_state["synced_at"] = now.isoformat()  # it synced the fills
+            reconciled = True
         _check_time(deadline, report)
         open_orders = connector.fetch_open_orders(bot.symbol)
-        _settle_missing(bot, connector, open_orders)
+        changed = _settle_missing(bot, connector, open_orders)
         book = connector.fetch_order_book(bot.symbol, 20)
         balances = {b.asset: b for b in connector.fetch_balance()}
         _check_time(deadline, report)
-        sync_trades(bot)
-        claim_unowned_fills(bot)
+        # Fills come from orders that changed (seen here or when placed below), so the venue's fills
+        # are read then, and at least every BOT_SYNC_EVERY_S for anything else (a partial fill).
+        if changed or not reconciled and _due(raw_state, "synced_at", "BOT_SYNC_EVERY_S", 60, now):
+            sync_trades(bot)
+            claim_unowned_fills(bot)
+            raw_state["synced_at"] = now.isoformat()
         snapshot = _snapshot(bot, book, balances, open_orders, now)
         mid = snapshot.mid
         bot.state = raw_state
-        state, raw_state = memory.load(bot, now, mid)
-        health = _funds_health(bot, snapshot, config)
-        limits = safety.limits_for(bot)
         pnl_row = PnlState.objects.filter(bot=bot).values_list("realized_pnl", "position").first()
         pnl, position = (pnl_row or (Decimal(0), Decimal(0)))
+        state, raw_state = memory.load(bot, now, mid, pnl_now=pnl or Decimal(0),
+                                       day_volume=bot.bot_type != Bot.Type.SPREAD)
+        health = _funds_health(bot, snapshot, config)
+        limits = safety.limits_for(bot)
         stop_why = safety.stop_reason(limits, raw_state, pnl=pnl or Decimal(0), day_pnl=state.day_pnl_quote)
         if stop_why:
             return _safety_stop(bot, token, stop_why, raw_state)
@@ -258,7 +267,8 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
                 cancel_order(connector, order)
                 report.cancelled += 1
         placed_sides, placed_base = [], Decimal(0)
-        placed_last_minute = bot.orders.filter(created_at__gte=now - timedelta(minutes=1)).count()
+        placed_last_minute = 0 if limits.max_orders_per_minute is None or not decision.place else \
+            bot.orders.filter(created_at__gte=now - timedelta(minutes=1)).count()
         for intent in decision.place:
             _check_time(deadline, report)
             price = intent.price if intent.price is not None else mid
@@ -295,6 +305,7 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         raw_state.pop("short_of_funds", None)
         if report.placed or report.cancelled:
             sync_trades(bot)
+            raw_state["synced_at"] = timezone.now().isoformat()
         if skipped:
             health = (Bot.Health.WARNING, skipped)
         report.outcome = health[1] if health else f"placed {report.placed}, cancelled {report.cancelled}"
@@ -313,17 +324,50 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
 
 
 def _reconcile_due(raw_state: dict, now: datetime) -> bool:
-    every_s = float(getattr(settings, "BOT_RECONCILE_EVERY_S", 300))
-    last = raw_state.get("reconciled_at")
+    return _due(raw_state, "reconciled_at", "BOT_RECONCILE_EVERY_S", 300, now)
+
+
+def _due(raw_state: dict, key: str, setting: str, default_s: float, now: datetime) -> bool:
+    last = raw_state.get(key)
+    every_s = float(getattr(settings, setting, default_s))
     return last is None or (now - datetime.fromisoformat(last)).total_seconds() >= every_s
 
 
-def _settle_missing(bot: Bot, connector, open_orders) -> None:
-    """Ask the venue about each live order of the bot it no longer lists as open (filled, cancelled)."""
-    listed = {o.exchange_order_id for o in open_orders} | {o.client_order_id for o in open_orders}
+MARKET_FIELDS = ("symbol", "base", "quote", "exchange_symbol", "price_step", "amount_step", "min_amount",
+                 "min_notional", "active")
+
+
+def _market(connector, symbol: str, raw_state: dict, now: datetime) -> Market:
+    """The market's rules, read from the venue at most every BOT_MARKET_EVERY_S (they rarely change)."""
+    cached = raw_state.get("market")
+    if cached and not _due(raw_state, "market_at", "BOT_MARKET_EVERY_S", 600, now):
+        return Market(**{k: (Decimal(v) if k in ("price_step", "amount_step", "min_amount", "min_notional") else v)
+                         for k, v in cached.items()})
+    market = connector.market(symbol)
+    raw_state["market"] = {k: (str(getattr(market, k)) if isinstance(getattr(market, k), Decimal)
+                               else getattr(market, k)) for k in MARKET_FIELDS}
+    raw_state["market_at"] = now.isoformat()
+    return market
+
+
+def _settle_missing(bot: Bot, connector, open_orders) -> int:
+    """Bring the bot's live rows in line with the venue's open list: a listed order whose answer was
+    lost (pending or unknown, no exchange id) is taken as the venue shows it; an unlisted one is
+    asked about (filled, cancelled)."""
+    by_client_id = {o.client_order_id: o for o in open_orders if o.client_order_id}
+    listed = {o.exchange_order_id for o in open_orders}
+    changed = 0
     for order in bot.orders.filter(status__in=Order.LIVE):
-        if order.exchange_order_id not in listed and order.client_order_id not in listed:
+        info = by_client_id.get(order.client_order_id)
+        if info is not None:
+            if order.status != Order.Status.OPEN or order.exchange_order_id != info.exchange_order_id \
+                    or order.filled != info.filled:
+                apply_info(order, info)
+                changed += 1
+        elif not order.exchange_order_id or order.exchange_order_id not in listed:
             refresh_order(connector, order)
+            changed += 1
+    return changed
 
 
 def _snapshot(bot: Bot, book, balances, open_orders, now: datetime) -> MarketSnapshot:

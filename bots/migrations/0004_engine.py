@@ -25,6 +25,14 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
+            name='EngineLease',
+            fields=[
+                ('name', models.CharField(max_length=50, primary_key=True, serialize=False)),
+                ('owner', models.CharField(blank=True, max_length=64)),
+                ('until', models.DateTimeField(blank=True, null=True)),
+            ],
+        ),
+        migrations.CreateModel(
             name='KillSwitch',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),

@@ -22,7 +22,7 @@ VOLUME = {"daily_volume_usd": "5000", "min_trade_usd": "10", "max_trade_usd": "5
 
 
 def spread_bot(**fields):
-    return BotFactory(bot_type=Bot.Type.SPREAD, symbol="SOL/USDC", config=SPREAD, **fields)
+    return BotFactory(bot_type=Bot.Type.SPREAD, symbol="SOL/USDC", **{"config": SPREAD, **fields})
 
 
 def tick_now(bot) -> tick.TickReport:
@@ -144,3 +144,33 @@ def test_stop_through_the_engine_cancels_what_the_ticks_placed():
     bot.refresh_from_db()
     assert bot.status == Bot.Status.STOPPED
     assert not PaperOrder.objects.filter(status="open").exists()
+
+
+def test_an_order_whose_answer_was_lost_is_taken_as_the_venue_shows_it_not_placed_again(db):
+    bot = start_bot(spread_bot(config={**SPREAD, "levels": 1}), actor="op")
+    tick_now(bot)
+    placed = list(Order.objects.filter(bot=bot))
+    assert len(placed) == 2
+    # The worker died after sending, before recording the answers.
+    Order.objects.filter(bot=bot).update(status=Order.Status.PENDING, exchange_order_id="")
+    Bot.objects.filter(pk=bot.pk).update(next_tick_at=timezone.now())
+    tick_now(Bot.objects.get(pk=bot.pk))
+    assert PaperOrder.objects.filter(account=bot.account, status="open").count() == 2  # no duplicate
+    assert set(Order.objects.filter(bot=bot).values_list("status", flat=True)) == {"open"}
+
+
+def test_one_dispatcher_at_a_time_and_each_hands_over_to_its_successor(db):
+    from django_q.models import OrmQ
+
+    from bots.models import EngineLease
+
+    bot = start_bot(spread_bot(), actor="op")
+    EngineLease.objects.create(name=dispatch.DISPATCHER, owner="someone",
+                               until=timezone.now() + timedelta(seconds=10))
+    assert dispatch.dispatch(run_s=0.5) == 0 and not OrmQ.objects.exists()  # another one runs
+    EngineLease.objects.filter(name=dispatch.DISPATCHER).update(until=timezone.now() - timedelta(seconds=1))
+    assert dispatch.dispatch(run_s=0.5) == 1  # the dead one's lease lapsed: taken over
+    funcs = sorted(task.func() for task in OrmQ.objects.all())
+    assert funcs == ["bots.tasks.dispatch_task", "bots.tasks.tick_task"]  # its tick, and its successor
+    assert EngineLease.objects.get().owner == ""
+    assert bot.pk
