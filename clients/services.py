@@ -6,6 +6,7 @@ from django.db import transaction
 
 from clients.models import Client, Wallet
 from clients.validators import validate_wallet_address
+from pipelabs.audit import record_event
 
 
 @transaction.atomic
@@ -99,7 +100,6 @@ def store_wallet_key(client: Client, *, private_key: str, actor: str, label: str
 
     The wallet's address is the key's public key, so a key cannot be stored under another address.
     """
-    from bots.models import AuditEvent
     from django.utils import timezone
 
     from exchanges import crypto
@@ -118,20 +118,18 @@ def store_wallet_key(client: Client, *, private_key: str, actor: str, label: str
     wallet.key_added_by = actor
     wallet.key_connected_at = timezone.now()
     wallet.save()
-    AuditEvent.objects.create(actor=actor, action="wallet_key_replaced" if replaced else "wallet_key_added",
-                              client=client, target=str(wallet), changes={"address": address})
+    record_event(actor=actor, action="wallet_key_replaced" if replaced else "wallet_key_added",
+                 client=client, target=str(wallet), changes={"address": address})
     return wallet
 
 
 @transaction.atomic
 def clear_wallet_key(wallet: Wallet, *, actor: str) -> Wallet:
     """Forget the wallet's private key (the wallet stays, read-only), audited."""
-    from bots.models import AuditEvent
-
     Wallet.objects.filter(pk=wallet.pk).update(private_key_encrypted="", key_added_by="", key_connected_at=None)
     wallet.refresh_from_db()
-    AuditEvent.objects.create(actor=actor, action="wallet_key_revoked", client_id=wallet.client_id,
-                              target=str(wallet), changes={"address": wallet.address})
+    record_event(actor=actor, action="wallet_key_revoked", client_id=wallet.client_id,
+                 target=str(wallet), changes={"address": wallet.address})
     return wallet
 
 
@@ -141,9 +139,7 @@ UPDATABLE_CLIENT_FIELDS = ("name", "email", "role", "management_mode", "is_activ
 
 
 def _audit(*, actor: str, action: str, client: Client | None, target: str, changes: dict):
-    from bots.models import AuditEvent  # bots depends on clients, not the other way round
-
-    AuditEvent.objects.create(actor=actor, action=action, client=client, target=target, changes=changes)
+    record_event(actor=actor, action=action, client=client, target=target, changes=changes)
 
 
 @transaction.atomic

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bots import intake
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
+from pipelabs.models import AuditEvent
 from clients.services import create_client
 from clients.signin import issue_token
 from exchanges.models import ExchangeAccount, ExchangeCredential

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from solders.keypair import Keypair
 
-from bots.models import AuditEvent, Bot
+from bots.models import Bot
+from pipelabs.models import AuditEvent
 from clients.models import Client, Wallet
 from clients.selectors import CLIENT_NOT_FOUND
 from exchanges.models import ExchangeAccount, ExchangeCredential
@@ -154,6 +155,9 @@ def test_rotate_revoke_and_key_status(acme):
     response = api.delete(f"/clients/{client.pk}/revoke-key")
     assert response.status_code == 200 and body(response)["has_key"] is False
     assert body(response)["stopped_bots"] == [dex_bot.pk]
+    dex_bot.refresh_from_db()
+    assert dex_bot.status == Bot.Status.STOPPING and dex_bot.desired_status == Bot.Status.STOPPED
+    assert AuditEvent.objects.filter(action="bot.stop", bot=dex_bot).exists()
     assert not Wallet.objects.get(address=str(keypair.pubkey())).private_key_encrypted
     assert AuditEvent.objects.filter(action="wallet_key_revoked").exists()
     assert api.put(f"/clients/{client.pk}/rotate-key", {"private_key": "x"}).status_code == 400
