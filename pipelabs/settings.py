@@ -257,7 +257,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Our routes answer with and without a trailing slash; document them as the frontend calls them.
     "PREPROCESSING_HOOKS": ["pipelabs.api.base.paths_without_trailing_slash"],
-    "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"]},
+    "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"],
+                            "LimitOnly": ["limit"]},
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
