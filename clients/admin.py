@@ -24,9 +24,24 @@ class ClientAdmin(admin.ModelAdmin):
     list_filter = ("role", "is_active")
     search_fields = ("name", "wallets__address")
     inlines = [WalletInline]
+    actions = ["issue_api_token"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(bot_total=Count("bots", distinct=True))
+
+    @admin.action(description="Issue an API token (shown once)", permissions=["change"])
+    def issue_api_token(self, request, queryset):
+        from django.contrib import messages
+
+        from clients.signin import issue_token
+
+        clients = list(queryset[:2])
+        if len(clients) != 1:
+            self.message_user(request, "Pick exactly one client.", messages.ERROR)
+            return
+        token, expires_at = issue_token(clients[0])
+        self.message_user(request, f"API token for {clients[0]} (expires {expires_at:%Y-%m-%d %H:%M} UTC; "
+                                   f"shown once, only its digest is kept): {token}", messages.WARNING)
 
     @admin.display(ordering="bot_total", description="Bots")
     def bot_count(self, client):

@@ -233,6 +233,8 @@ API_TOKEN_CACHE_S = env.float("API_TOKEN_CACHE_S", default=10.0)
 # GET /bots answers an unchanged list (same bots, none updated) from each process's memory for this
 # long: its balances, volume and P&L come from snapshots refreshed on a minute scale anyway. 0: off.
 API_LIST_CACHE_S = env.float("API_LIST_CACHE_S", default=5.0)
+# POST /orders/place waits on the venue: its whole budget (markets, send, look-ups), under gunicorn's 30 s.
+MANUAL_ORDER_TIMEOUT_S = env.float("MANUAL_ORDER_TIMEOUT_S", default=12.0)
 # The earlier frontend identified itself with a bare X-Wallet-Address header, which anyone can
 # write: accepted only when this compatibility switch is on, never in production (pipelabs.E0xx).
 API_ALLOW_WALLET_HEADER = env.bool("API_ALLOW_WALLET_HEADER", default=False)
@@ -255,7 +257,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Our routes answer with and without a trailing slash; document them as the frontend calls them.
     "PREPROCESSING_HOOKS": ["pipelabs.api.base.paths_without_trailing_slash"],
-    "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"]},
+    "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"],
+                            "LimitOnly": ["limit"]},
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -3,6 +3,8 @@ serializer overhead); the Serializer classes validate input and describe answers
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from bots.models import Bot
@@ -182,3 +184,34 @@ class BotListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
+
+
+class StopSerializer(StrictSerializer):
+    keep_orders = serializers.BooleanField(required=False, default=False)
+
+
+class OrderPlaceSerializer(StrictSerializer):
+    account_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    account = serializers.CharField(max_length=100, required=False)
+    connector = serializers.CharField(max_length=40, required=False)
+    exchange = serializers.CharField(max_length=40, required=False)
+    client_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    account_identifier = serializers.CharField(max_length=40, required=False)
+    pair = serializers.CharField(max_length=40, required=False)
+    symbol = serializers.CharField(max_length=40, required=False)
+    side = serializers.ChoiceField(["buy", "sell"])
+    type = serializers.ChoiceField(["limit"], required=False)
+    order_type = serializers.ChoiceField(["limit"], required=False)
+    # Numbers or strings, read exactly; bounded like the order columns (38 digits, 18 places).
+    amount = serializers.DecimalField(max_digits=38, decimal_places=18, min_value=Decimal("0.000000000000000001"))
+    price = serializers.DecimalField(max_digits=38, decimal_places=18, min_value=Decimal("0.000000000000000001"))
+
+
+def order_json(order) -> dict:
+    return {
+        "id": order.pk, "client_order_id": order.client_order_id, "exchange_order_id": order.exchange_order_id,
+        "account_id": order.account_id, "exchange": order.account.exchange, "account": order.account.name,
+        "bot_id": order.bot_id, "pair": order.symbol, "side": order.side, "type": order.kind,
+        "amount": order.amount, "price": order.price, "filled": order.filled, "status": order.status,
+        "error": order.error_message or None, "created_at": order.created_at,
+    }

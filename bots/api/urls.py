@@ -12,4 +12,7 @@ urlpatterns = [
     route(BOT + r"/stats", views.StatsView.as_view(), "bot-stats"),
     route(BOT + r"/trades", views.TradesView.as_view(), "bot-trades"),
     route(BOT + r"/add-exchange-credentials", views.AddCredentialsView.as_view(), "bot-add-credentials"),
+    route(BOT + r"/start", views.StartView.as_view(), "bot-start"),
+    route(BOT + r"/stop", views.StopView.as_view(), "bot-stop"),
+    route(r"orders/place", views.PlaceOrderView.as_view(), "orders-place"),
 ]

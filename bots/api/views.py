@@ -12,16 +12,19 @@ from rest_framework.views import APIView
 from bots import intake, selectors
 from bots.api.serializers import (
     BotCreateSerializer, BotListSerializer, BotSerializer, BotUpdateSerializer, CredentialsSerializer,
-    balance_json, bot_json, pnl_json,
+    OrderPlaceSerializer, StopSerializer, balance_json, bot_json, order_json, pnl_json,
 )
+from bots.manual import place_manual_order
+from bots.services import start_bot, stop_bot
 from bots.models import Bot
 from bots.services import delete_bots, update_bot
 from clients.selectors import acting_client
 from exchanges.models import ExchangeAccount
+from exchanges.errors import ExchangeTimeout, OrderStateUnknown
 from ledger import prices
 from ledger.models import BotTrade
 from ledger.selectors import balances_for_bot, pnl_for_bot, stats_for_bot, summaries_for_bots, volume_for_bots
-from pipelabs.api.base import deleted
+from pipelabs.api.base import IsAdmin, deleted
 from pipelabs.api.exceptions import Conflict
 from pipelabs.api.idempotency import HEADER, idempotent
 from pipelabs.api.memo import ListCache
@@ -303,3 +306,80 @@ class AddCredentialsView(APIView):
                          "api_key_preview": credential.key_hint if credential else None,
                          "has_key": credential is not None,
                          "has_wallet_key": bool(bot.account.wallet and bot.account.wallet.has_private_key)})
+
+
+class StartView(APIView):
+    """Start the bot (idempotent: a running bot is left running); 409 while it is stopping or the
+    kill switch is on. Its first tick reconciles its orders with the venue before trading."""
+
+    @extend_schema(request=None, responses=BotSerializer, tags=["bots"])
+    def post(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        start_bot(bot, actor=request.user.actor)
+        return Response(bot_json(selectors.access_bot(request.user, bot.pk)))
+
+
+STOP_UNDER_WAY = "Stopping: the engine cancels its open orders and syncs its fills, then it reads stopped."
+
+
+class StopView(APIView):
+    """Stop the bot (idempotent). It moves to stopping at once and places nothing more; the engine
+    cancels its open orders (unless keep_orders) and syncs its last fills, so no venue is waited on here."""
+
+    @extend_schema(request=StopSerializer, responses=BotSerializer, tags=["bots"])
+    def post(self, request, bot_id):
+        bot = selectors.access_bot(request.user, bot_id)
+        body = StopSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stopped = stop_bot(bot, actor=request.user.actor, keep_orders=body.validated_data["keep_orders"],
+                           finish=False)
+        answer = bot_json(selectors.access_bot(request.user, bot.pk))
+        answer["lifecycle_status"] = stopped.status
+        if stopped.status == Bot.Status.STOPPING:
+            answer["message"] = STOP_UNDER_WAY
+        return Response(answer)
+
+
+NO_SUCH_ORDER_ACCOUNT = "No exchange account of this client matches; give account_id, or account and connector."
+
+
+class PlaceOrderView(APIView):
+    """A manual limit order for a client's account (admins): recorded as an order of no bot, audited,
+    sent through the guard within MANUAL_ORDER_TIMEOUT_S; the venue's refusal or silence is the answer."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=OrderPlaceSerializer, parameters=[IDEMPOTENCY_KEY], tags=["orders"],
+                   responses={201: inline_serializer("PlacedOrder", {
+                       "id": serializers.IntegerField(), "client_order_id": serializers.CharField(),
+                       "status": serializers.CharField(), "amount": serializers.DecimalField(38, 18),
+                       "price": serializers.DecimalField(38, 18)})})
+    @idempotent
+    def post(self, request):
+        body = OrderPlaceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        client = acting_client(request.user, client_id=data.get("client_id"),
+                               account_identifier=data.get("account_identifier"),
+                               header=request.headers.get("X-Client-ID"))
+        accounts = ExchangeAccount.objects.filter(client=client)
+        if data.get("account_id"):
+            accounts = accounts.filter(pk=data["account_id"])
+        else:
+            if data.get("account"):
+                accounts = accounts.filter(name=data["account"])
+            if data.get("connector") or data.get("exchange"):
+                accounts = accounts.filter(exchange=(data.get("connector") or data.get("exchange")).lower())
+        found = list(accounts[:2])
+        if len(found) != 1:
+            raise ValidationError({"account": NO_SUCH_ORDER_ACCOUNT})
+        symbol = intake.pair_from(data)
+        try:
+            order = place_manual_order(found[0], symbol=symbol, side=data["side"], amount=data["amount"],
+                                       price=data["price"], actor=request.user.actor)
+        except (ExchangeTimeout, OrderStateUnknown) as exc:
+            answer = {"detail": str(exc), "code": exc.code}
+            if getattr(exc, "client_order_id", ""):
+                answer["client_order_id"] = exc.client_order_id
+            return Response(answer, status=504)
+        return Response(order_json(order), status=201)

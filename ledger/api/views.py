@@ -33,6 +33,7 @@ class AdminClientBalancesView(APIView):
 
 
 class PortfolioView(APIView):
+    permission_classes = [IsAdmin]
     @extend_schema(tags=["portfolio"], parameters=[OpenApiParameter("account", str, required=False)],
                    responses=inline_serializer("Portfolio", {"exchanges": serializers.ListField(),
                                                              "balances": serializers.ListField(),
@@ -55,6 +56,7 @@ class PortfolioView(APIView):
 
 
 class MarketPriceView(APIView):
+    permission_classes = [IsAdmin]
     @extend_schema(tags=["portfolio"], parameters=[OpenApiParameter("connector", str), OpenApiParameter("pair", str)],
                    responses=inline_serializer("MarketPrice", {
                        "connector": serializers.CharField(), "pair": serializers.CharField(),

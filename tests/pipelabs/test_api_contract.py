@@ -26,7 +26,8 @@ ENDPOINTS = [
     ("put", "/clients/{client}/connector", True), ("put", "/clients/{client}/wallet", True),
     ("put", "/clients/{client}/wallet/{wallet_id}", True), ("delete", "/clients/{client}/wallet/{wallet_id}", False),
     ("get", "/api/admin/clients/{client}/balances", False), ("get", "/portfolio", False),
-    ("get", "/market/price", False),
+    ("get", "/market/price", False), ("post", "/bots/{bot}/start", False), ("post", "/bots/{bot}/stop", True),
+    ("post", "/orders/place", True),
 ]
 OWN_OBJECT = [e for e in ENDPOINTS if "{bot}" in e[1] or ("{client}" in e[1] and "wallet/" not in e[1])]
 WRITES = [e for e in ENDPOINTS if e[2]]

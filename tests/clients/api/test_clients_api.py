@@ -155,6 +155,9 @@ def test_rotate_revoke_and_key_status(acme):
     response = api.delete(f"/clients/{client.pk}/revoke-key")
     assert response.status_code == 200 and body(response)["has_key"] is False
     assert body(response)["stopped_bots"] == [dex_bot.pk]
+    dex_bot.refresh_from_db()
+    assert dex_bot.status == Bot.Status.STOPPING and dex_bot.desired_status == Bot.Status.STOPPED
+    assert AuditEvent.objects.filter(action="bot.stop", bot=dex_bot).exists()
     assert not Wallet.objects.get(address=str(keypair.pubkey())).private_key_encrypted
     assert AuditEvent.objects.filter(action="wallet_key_revoked").exists()
     assert api.put(f"/clients/{client.pk}/rotate-key", {"private_key": "x"}).status_code == 400
@@ -204,17 +207,19 @@ def test_balances_portfolio_and_price(acme, admin):
     assert balances == [{"asset": "USDT", "total": Decimal("11.5"), "available": Decimal("10.5"), "locked": 1,
                          "usd_value": Decimal("11.5"), "exchange": "bitmart", "account": "bm",
                          "account_id": account.pk, "taken_at": balances[0]["taken_at"], "is_stale": False}]
-    folio = body(api.get("/portfolio"))
+    admin_api = admin[1]
+    folio = body(admin_api.get("/portfolio", {"account": client.account_identifier}))
     assert folio["exchanges"][0]["exchange"] == "bitmart" and folio["total_usd"] == Decimal("11.5")
-    assert body(admin[1].get("/portfolio", {"account": client.account_identifier}))["total_usd"] == Decimal("11.5")
-    other = client_with_token("other")[1]
-    assert body(other.get("/portfolio"))["balances"] == []
+    other = client_with_token("other")[0]
+    assert body(admin_api.get("/portfolio", {"account": other.account_identifier}))["balances"] == []
+    for path in ("/portfolio", "/market/price?connector=bitmart&pair=SHARP/USDT"):
+        assert api.get(path).status_code == 403  # admin screens
     PriceSnapshot.objects.create(exchange="bitmart", symbol="SHARP/USDT", price=Decimal("0.012345678901"),
                                  source="mid", taken_at=now)
-    price = body(api.get("/market/price", {"connector": "bitmart", "pair": "SHARP/USDT"}))
+    price = body(admin_api.get("/market/price", {"connector": "bitmart", "pair": "SHARP/USDT"}))
     assert price["price"] == Decimal("0.012345678901") and price["age_s"] >= 0
-    response = api.get("/market/price", {"connector": "bitmart", "pair": "NOPE/USDT"})
+    response = admin_api.get("/market/price", {"connector": "bitmart", "pair": "NOPE/USDT"})
     assert response.status_code == 404 and "not found" in body(response)["detail"]
-    assert api.get("/market/price").status_code == 400
+    assert admin_api.get("/market/price").status_code == 400
     for path in ("/portfolio", "/market/price?connector=bitmart&pair=SHARP/USDT"):
         assert Api().get(path).status_code == 401

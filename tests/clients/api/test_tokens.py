@@ -86,3 +86,16 @@ def test_admin_role_operator_acts_on_all():
     user, _ = create_operator("boss", role="admin")
     token, _ = issue_token(user)
     assert Api(token).get("/clients").status_code == 200
+
+
+def test_admin_action_issues_a_working_token(client):
+    from django.contrib.messages import get_messages
+
+    user, password = create_operator("root")
+    client.force_login(user)
+    acme = create_client(name="acme")
+    response = client.post("/admin/clients/client/", {"action": "issue_api_token", "_selected_action": [acme.pk]},
+                           follow=True)
+    text = " ".join(str(m) for m in get_messages(response.wsgi_request)) or response.content.decode()
+    token = next(word for word in text.split() if len(word) == 64)
+    assert Api(token).get("/bots").status_code == 200
