@@ -95,7 +95,13 @@ def place_order(connector: Connector, *, account, symbol: str, side: str, kind: 
         # The guard raises only refusals that prove nothing was placed; anything else is unknown.
         refused = not exc.retryable
         status = Order.Status.REJECTED if refused else Order.Status.UNKNOWN
-        Order.objects.filter(pk=order.pk).update(status=status, error_message=_error_text(exc))
+        changes = {"status": status, "error_message": _error_text(exc)}
+        # A swap that failed on chain has an id all the same (its signature) and paid its fee: the
+        # fee-only fill sync reads for it is this order's, so the bot's ledger counts the cost.
+        signature = (getattr(exc, "fields", None) or {}).get("signature")
+        if signature:
+            changes["exchange_order_id"] = str(signature)
+        Order.objects.filter(pk=order.pk).update(**changes)
         raise
     except BaseException as exc:
         # A bug or a worker's timeout after sending: the order may rest; reconciliation decides.
