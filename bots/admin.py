@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from bots.forms import PREFIX, config_fields, config_from, initial_config
 from bots.models import Bot, KillSwitch, Order, UnownedFill
 from bots.services import (
     EDITABLE_FIELDS, LEDGER_FIELDS, UNDELETABLE_STATUSES, BotStateConflict, bot_change_errors, bot_field_errors,
@@ -23,7 +24,6 @@ from ledger.models import BalanceSnapshot
 from ledger.selectors import stats_for_bot, summaries_for_bots
 from pipelabs.admin import FiguresAdmin, ReadOnlyAdmin
 from pipelabs.display import age, amount, chart
-from pipelabs.forms import StrictJSONField
 from pipelabs.models import AuditEvent
 
 STATUS_COLOURS = {
@@ -40,28 +40,45 @@ def account_label(account) -> str:
 
 
 class BotForm(forms.ModelForm):
-    """The operator's fields of a bot, checked by the same rules as bots.services; saving goes through them."""
+    """The operator's fields of a bot, checked by the same rules as bots.services; saving goes through them.
 
-    config = StrictJSONField(help_text=Bot._meta.get_field("config").help_text)
+    The config is one field per setting of the bot's type (bots/forms.py), added by BotAdmin.get_form.
+    """
 
     class Meta:
         model = Bot
-        fields = ("client", *EDITABLE_FIELDS)
+        fields = ("client", *(f for f in EDITABLE_FIELDS if f != "config"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name, value in initial_config(self.instance.bot_type, self.instance.config).items():
+                self.initial.setdefault(name, value)
 
     def clean(self):
         data = super().clean()
+        bot_type = data.get("bot_type") or self.instance.bot_type
+        same_type = self.instance.pk and bot_type == self.instance.bot_type
+        data["config"] = config_from(bot_type, data, self.instance.config if same_type else {})
         if self.instance.pk:
-            changes = {field: data[field] for field in self.changed_data
-                       if field in EDITABLE_FIELDS and field in data}
-            errors = bot_change_errors(self.instance, changes)
+            self.changes = {field: data[field] for field in self.changed_data
+                            if field in EDITABLE_FIELDS and field in data}
+            if data["config"] != self.instance.config:
+                self.changes["config"] = data["config"]
+            errors = bot_change_errors(self.instance, self.changes)
         else:
             errors = bot_field_errors(
                 client=data.get("client"), account=data.get("account"), name=data.get("name", ""),
-                bot_type=data.get("bot_type", ""), symbol=data.get("symbol", ""), config=data.get("config"),
+                bot_type=data.get("bot_type", ""), symbol=data.get("symbol", ""), config=data["config"],
             )
         for field, message in errors.items():
+            if field == "config":
+                for problem in message if isinstance(message, list) else [message]:
+                    key, _, text = str(problem).partition(": ")
+                    target = PREFIX + key
+                    self.add_error(target if target in self.fields else None, text if target in self.fields else problem)
             # A field that failed its own cleaning already shows why; don't pile a second message on.
-            if field in self.fields and field not in self.errors:
+            elif field in self.fields and field not in self.errors:
                 self.add_error(field, message)
         return data
 
@@ -254,6 +271,52 @@ class BotAdmin(FiguresAdmin):
             "", "<div>{} · {} · {} {}</div>",
             ((e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.reason) for e in rows)) or "none"
 
+    def _bot_type(self, request, obj):
+        return request.POST.get("bot_type") or (obj.bot_type if obj else request.GET.get("bot_type"))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The chosen type's settings as declared fields, so the admin lays them out like any other.
+        kwargs["form"] = type("BotForm", (BotForm,), config_fields(self._bot_type(request, obj)))
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fields = self.get_fields(request, obj)
+        settings_ = [f for f in fields if f.startswith(PREFIX)]
+        history = [f for f in fields if f in ("charts", "recent_orders", "recent_fills", "audit_trail")]
+        state = [f for f in fields if f in self.readonly_fields]
+        main = [f for f in fields if f not in (*settings_, *history, *state)]
+        bot_type = self._bot_type(request, obj)
+        fieldsets = [(None, {"fields": main})]
+        if settings_:
+            fieldsets.append((f"{Bot.Type(bot_type).label if bot_type in Bot.Type.values else bot_type} settings",
+                              {"fields": settings_, "description": "Empty fields take the default shown."}))
+        elif obj is None:
+            fieldsets[0][1]["description"] = "Choose the bot type and save: its settings follow (defaults until then)."
+        if state:
+            fieldsets.append(("State", {"fields": state, "classes": ("collapse",) if obj is None else ()}))
+        if history:
+            fieldsets.append(("History", {"fields": history}))
+        return fieldsets
+
+    def __getattr__(self, name):
+        if name.startswith(PREFIX):
+            key = name[len(PREFIX):]
+
+            def setting(bot):
+                value = (bot.config or {}).get(key)
+                return "default" if value is None else value
+
+            setting.short_description = key.replace("_", " ").capitalize()
+            return setting
+        return super().__getattr__(name)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_addanother" in request.POST or "_popup" in request.POST or any(k.startswith(PREFIX) for k in request.POST):
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"Bot {obj} saved with its type's defaults; adjust its settings below.",
+                          messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:bots_bot_change", args=[obj.pk]))
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.readonly_fields
@@ -284,9 +347,8 @@ class BotAdmin(FiguresAdmin):
         actor = request.user.get_username()
         data = form.cleaned_data
         if change:
-            changes = {field: data[field] for field in form.changed_data if field in EDITABLE_FIELDS}
-            if changes:
-                update_bot(obj, actor=actor, **changes)
+            if form.changes:
+                update_bot(obj, actor=actor, **form.changes)
             return
         bot = create_bot(client=data["client"], account=data["account"], name=data["name"], bot_type=data["bot_type"],
                          symbol=data["symbol"], config=data.get("config"), actor=actor)

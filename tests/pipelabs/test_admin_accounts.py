@@ -2,6 +2,7 @@
 error pages, and the connection test run by a worker, never inside the request."""
 
 import json
+import re
 import time
 
 import pytest
@@ -13,7 +14,6 @@ from clients.services import create_operator
 from exchanges.models import ExchangeAccount, ExchangeCredential
 from exchanges.errors import ExchangeTimeout
 from exchanges.services import TEST_QUEUED
-from pipelabs import forms as strict
 from tests.factories import ClientFactory, ExchangeAccountFactory
 from tests.fakes.bitmart import FakeBitmart
 from tests.taskqueue import run_queued_tasks
@@ -131,45 +131,63 @@ def test_a_viewer_sees_settings_by_host_only(client, db):
     assert "rpc.example.com" in page and "k-secret-123" not in page
 
 
-# --- strict JSON (bot config) ----------------------------------------------------------------------
+# --- bot config: one field per setting of the bot's type -------------------------------------------
 
-@pytest.mark.parametrize("text, message", [
-    ('{"a": "x\\u0000y"}', strict.NUL_CHARACTER),
-    ('{"a": 1e400}', strict.NOT_FINITE),
-    ('{"a": NaN}', strict.NOT_FINITE),
-    ('{"a": -Infinity}', strict.NOT_FINITE),
-    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", strict.TOO_LONG),
-    ('{"a": ' + "[" * 20 + "]" * 20 + "}", strict.TOO_DEEP),
-    ('{"a": ' + "9" * 5000 + "}", strict.INTEGER_TOO_LONG),
-    ('{"a": ', "Enter valid JSON"),
-    ("[]", strict.NOT_AN_OBJECT),
+def bot_add(account, **fields):
+    return {"client": account.client.pk, "account": account.pk, "name": "mm", "bot_type": "spread",
+            "symbol": "SHARP/USDT", **fields}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("config__spread_bps", "abc", "Must be a number."),
+    ("config__spread_bps", "NaN", "Must be a finite number."),
+    ("config__spread_bps", "1e400", "Must be"),
+    ("config__spread_bps", "-5", "Must be more than 0."),
+    ("config__levels", "2.5", "Must be a whole number."),
+    ("config__levels", "9" * 5000, "Ensure this value has at most 80 characters"),
+    ("config__order_size_usd", "10000000000000", "Must be at most 1000000000."),
+    ("config__spread_bps", "x\x00y", "Null characters are not allowed."),
+    ("config__price_source", "moon", "Select a valid choice."),
 ])
-def test_hostile_json_is_a_readable_form_error(operator_client, text, message):
+def test_bad_bot_settings_are_errors_on_their_field_and_nothing_is_saved(operator_client, field, value, message):
+    from bots.models import Bot
+
+    response = operator_client.post("/admin/bots/bot/add/", bot_add(ExchangeAccountFactory(), **{field: value}))
+    assert response.status_code == 200
+    assert message in page_text(response)
+    assert not Bot.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_bot_settings_show_units_ranges_and_defaults_and_save_as_typed(operator_client):
     from bots.models import Bot
 
     account = ExchangeAccountFactory()
-    response = operator_client.post("/admin/bots/bot/add/", {
-        "client": account.client.pk, "account": account.pk, "name": "mm", "bot_type": "spread",
-        "symbol": "SHARP/USDT", "config": text})
-    assert response.status_code == 200
-    assert message in page_text(response)
-    assert not Bot.objects.exists()
+    page = page_text(operator_client.get("/admin/bots/bot/add/?bot_type=spread"))
+    assert 'name="config__spread_bps"' in page and "basis points: 100 bps is 1 %" in page and "empty: 300" in page
+    assert 'name="config"' not in page and 'name="config__daily_volume_usd"' not in page
+    response = operator_client.post("/admin/bots/bot/add/", bot_add(account, config__spread_bps="40.5",
+                                                                     config__levels="3", config__level_spacing_bps="5"))
+    assert response.status_code == 302, page_text(response)[:3000]
+    bot = Bot.objects.get()
+    assert bot.config == {"spread_bps": "40.5", "levels": 3, "level_spacing_bps": "5"}
+    page = page_text(operator_client.get(f"/admin/bots/bot/{bot.pk}/change/"))
+    assert 'value="40.5"' in page and f"{Bot.Type.SPREAD.label} settings" in page
 
 
-def test_deep_nesting_within_the_length_limit_never_recurses():
-    text = "[" * 30_000 + "]" * 30_000
-    with pytest.raises(strict.ValidationError) as refused:
-        strict.parse_strict_json(text)
-    assert refused.value.messages == [strict.TOO_DEEP]
+def test_a_config_change_takes_the_earlier_spelling_and_audits(operator_client):
+    from bots.models import Bot
+    from tests.factories import BotFactory
 
-
-def test_bot_config_takes_the_strict_field(operator_client):
-    account = ExchangeAccountFactory()
-    response = operator_client.post("/admin/bots/bot/add/", {
-        "client": account.client.pk, "account": account.pk, "name": "mm", "bot_type": "spread",
-        "symbol": "SHARP/USDT", "config": '{"spread_bps": 1e400}'})
-    assert response.status_code == 200
-    assert strict.NOT_FINITE in response.content.decode()
+    bot = BotFactory(bot_type="spread", config={"order_size_usdt": "15", "spread_bps": "40"})
+    page = page_text(operator_client.get(f"/admin/bots/bot/{bot.pk}/change/"))
+    assert 'name="config__order_size_usd"' in page and 'value="15"' in page  # the earlier spelling, shown
+    form = {"account": bot.account.pk, "name": bot.name, "bot_type": "spread", "symbol": bot.symbol,
+            "config__spread_bps": "60", "config__order_size_usd": "15"}
+    response = operator_client.post(f"/admin/bots/bot/{bot.pk}/change/", form)
+    assert response.status_code == 302, re.findall(r'errorlist[^>]*>(.*?)</ul>', page_text(response), re.S)
+    bot.refresh_from_db()
+    assert bot.config == {"spread_bps": "60", "order_size_usd": "15"}  # the earlier spelling, now the one key
+    assert AuditEvent.objects.filter(action="bot.update", bot=bot).exists()
 
 
 # --- connection test in the background -------------------------------------------------------------
