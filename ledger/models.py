@@ -177,6 +177,10 @@ class PnlState(models.Model):
     rebuilt_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "P&L state"
+        verbose_name_plural = "P&L states"
+
     def __str__(self):
         return f"P&L state of bot {self.bot_id}"
 
@@ -195,6 +199,8 @@ class PnlCheckpoint(models.Model):
     engine = models.JSONField(help_text="Exact FIFO state: lots, sums, in units of 1e-18.")
 
     class Meta:
+        verbose_name = "P&L checkpoint"
+        verbose_name_plural = "P&L checkpoints"
         ordering = ["bot_id", "at"]
         constraints = [models.UniqueConstraint(fields=["bot", "at"], name="pnl_checkpoint_unique")]
 
@@ -325,6 +331,10 @@ class BalanceRefresh(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True, help_text="confirmed_at of the current snapshots.")
     is_stale = models.BooleanField(default=False, help_text="The last attempt failed; the snapshots are older.")
     last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "balance refresh"
+        verbose_name_plural = "balance refreshes"
 
     def __str__(self):
         return f"balance refresh of {self.account_id}"
