@@ -239,6 +239,7 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
             claim_unowned_fills(bot)
             raw_state["synced_at"] = now.isoformat()
         snapshot = _snapshot(bot, book, balances, open_orders, now)
+        snapshot = _with_prices(bot, connector, config, snapshot, report)
         mid = snapshot.mid
         bot.state = raw_state
         pnl_row = PnlState.objects.filter(bot=bot).values_list("realized_pnl", "position").first()
@@ -387,6 +388,31 @@ def _snapshot(bot: Bot, book, balances, open_orders, now: datetime) -> MarketSna
         base_total=base.total if base else Decimal(0), quote_total=quote.total if quote else Decimal(0),
         sol_available=sol.available if sol else None,
     )
+
+
+def _with_prices(bot: Bot, connector, config, snapshot: MarketSnapshot, report: TickReport) -> MarketSnapshot:
+    """The last price, or another account's mid, when the config prices from it (one more read)."""
+    import dataclasses
+
+    from exchanges.models import ExchangeAccount
+    from exchanges.registry import connector_for
+
+    source = getattr(config, "price_source", "mid")
+    if source == "last":
+        return dataclasses.replace(snapshot, last=connector.fetch_ticker(bot.symbol).last)
+    if source == "reference" and config.reference_account:
+        # The reference is one of the client's accounts (checked when the config was saved).
+        account = ExchangeAccount.objects.filter(pk=config.reference_account, client_id=bot.client_id).first()
+        if account is None:
+            raise TickFailed(f"The reference account {config.reference_account} is gone.")
+        reference = Timed(connector_for(account), report)
+        try:
+            book = reference.fetch_order_book(bot.symbol, 1)
+        finally:
+            reference.close()
+        if book.bids and book.asks:
+            return dataclasses.replace(snapshot, reference_mid=(book.bids[0][0] + book.asks[0][0]) / 2)
+    return snapshot
 
 
 def _funds_health(bot: Bot, snapshot: MarketSnapshot, config) -> tuple[str, str] | None:

@@ -174,3 +174,24 @@ def test_one_dispatcher_at_a_time_and_each_hands_over_to_its_successor(db):
     assert funcs == ["bots.tasks.dispatch_task", "bots.tasks.tick_task"]  # its tick, and its successor
     assert EngineLease.objects.get().owner == ""
     assert bot.pk
+
+
+def test_spread_prices_from_another_accounts_mid(db):
+    from tests.factories import ExchangeAccountFactory
+
+    market = {"price": "300", "price_step": "0.01", "amount_step": "0.001", "min_amount": "0.001",
+              "min_notional": "1", "depth_quote": "2000"}
+    bot = spread_bot()
+    reference = ExchangeAccountFactory(client=bot.client, options={"paper": {"markets": {"SOL/USDC": market}}})
+    Bot.objects.filter(pk=bot.pk).update(config={**SPREAD, "price_source": "reference",
+                                                 "reference_account": reference.pk})
+    start_bot(bot, actor="op")
+    tick_now(Bot.objects.get(pk=bot.pk))
+    prices = list(Order.objects.filter(bot=bot).values_list("price", flat=True))
+    assert prices and all(D(250) < price < D(350) for price in prices)  # around 300, not its own 150
+
+
+def test_spread_prices_from_the_last_price(db):
+    bot = start_bot(spread_bot(config={**SPREAD, "price_source": "last"}), actor="op")
+    report = tick_now(bot)
+    assert Order.objects.filter(bot=bot).count() == 4, report.outcome
