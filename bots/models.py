@@ -183,6 +183,10 @@ class KillSwitch(models.Model):
     changed_by = models.CharField(max_length=200, blank=True)
     changed_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = "kill switch"
+        verbose_name_plural = "kill switch"
+
     def __str__(self):
         return "kill switch on" if self.is_on else "kill switch off"
 
@@ -209,7 +213,9 @@ class UnownedFill(models.Model):
     class Meta:
         ordering = ["-traded_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "symbol", "exchange_trade_id"], name="unowned_fill_unique"),
+            # Both sides of a self-trade share one trade id (as in ledger.BotTrade's key).
+            models.UniqueConstraint(fields=["account", "symbol", "exchange_trade_id", "side"],
+                                    name="unowned_fill_unique_side"),
         ]
 
     def __str__(self):

@@ -48,3 +48,19 @@ def test_a_fill_of_an_order_whose_id_came_late_is_claimed_once_known(db):
     Order.objects.filter(pk=order.pk).update(exchange_order_id=exchange_id, status=Order.Status.FILLED)  # reconciled
     assert claim_unowned_fills(bot) >= 1
     assert PnlState.objects.get(bot=bot).position == D("1000") and not UnownedFill.objects.exists()
+
+
+def test_both_sides_of_a_manual_self_trade_are_kept_for_operators(db):
+    from datetime import datetime, timezone
+
+    from bots.ownership import split_fills
+    from exchanges.connectors.base import TradeFill
+
+    bot = BotFactory(status=Bot.Status.RUNNING)
+    at = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    sides = [TradeFill(exchange_trade_id="m1", order_id=f"manual-{side}", symbol="SHARP/USDT", side=side,
+                       amount=D("7"), price=D("0.0125"), cost=D("0.0875"), fee=D(0), fee_currency="USDT", traded_at=at)
+             for side in ("buy", "sell")]
+    assert split_fills(bot, sides) == []
+    assert split_fills(bot, sides) == []  # again: nothing doubles
+    assert sorted(UnownedFill.objects.values_list("side", flat=True)) == ["buy", "sell"]
