@@ -135,12 +135,15 @@ def test_hanging_exchange_times_out_within_the_budget(fake):
 
 
 def test_unreachable_exchange_raises_exchange_unavailable():
-    with FakeBitmart(KEY, SECRET, MEMO) as gone:
-        url = gone.url
-    connector = CcxtConnector("bitmart", CREDENTIALS, api_url=url, timeout_s=1)
+    import socket
 
-    with pytest.raises(errors.ExchangeUnavailable):
-        connector.load_markets()
+    # A port held bound but not listening refuses connections, and no other process can take it meanwhile.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        connector = CcxtConnector("bitmart", CREDENTIALS, api_url=f"http://127.0.0.1:{held.getsockname()[1]}",
+                                  timeout_s=1)
+        with pytest.raises(errors.ExchangeUnavailable):
+            connector.load_markets()
 
 
 def test_answer_latency_is_the_fakes_delay(fake):
