@@ -6,6 +6,13 @@ from django.contrib.auth import get_user_model
 PASSWORD = "a-long-Correct-passw0rd"
 
 
+@pytest.fixture(autouse=True)
+def _patient_limiter(settings):
+    # These tests count attempts; on a loaded machine a cache query can pass the limiter's 0.3 s
+    # budget and fail open (tested on its own below), which would skip a count.
+    settings.RATELIMIT_DB_TIMEOUT_S = 5.0
+
+
 @pytest.fixture
 def operator(db):
     return get_user_model().objects.create_superuser("ops", "ops@example.com", PASSWORD)
