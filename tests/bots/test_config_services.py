@@ -84,12 +84,14 @@ def test_admin_shows_one_message_per_config_key(operator_client):
     account = ExchangeAccountFactory()
     response = operator_client.post("/admin/bots/bot/add/", {
         "client": account.client.pk, "account": account.pk, "name": "mm", "bot_type": "volume",
-        "symbol": "SHARP/USDT", "config": '{"min_trade_usd": -1, "max_trade_usd": "x", "interval_min_seconds": 1.5}'})
+        "symbol": "SHARP/USDT", "config__min_trade_usd": "-1", "config__max_trade_usd": "x",
+        "config__interval_min_seconds": "1.5"})
     assert response.status_code == 200
     page = response.content.decode()
-    for message in ("min_trade_usd: Must be more than 0.", "max_trade_usd: Must be a number.",
-                    "interval_min_seconds: Must be a whole number."):
-        assert message in page
+    for key, message in (("min_trade_usd", "Must be more than 0."), ("max_trade_usd", "Must be a number."),
+                         ("interval_min_seconds", "Must be a whole number.")):
+        row = page.split(f"errors field-config__{key}", 1)[1][:600]  # the message sits on its own field
+        assert message in row, key
     assert not Bot.objects.exists()
 
 
@@ -97,10 +99,11 @@ def test_admin_change_refuses_a_bad_config_per_key(operator_client):
     bot = BotFactory(bot_type="spread")
     response = operator_client.post(f"/admin/bots/bot/{bot.pk}/change/", {
         "account": bot.account.pk, "name": bot.name, "bot_type": "spread", "symbol": bot.symbol,
-        "config": '{"spread_bps": 0, "levels": 100}'})
+        "config__spread_bps": "0", "config__levels": "100"})
     assert response.status_code == 200
     page = response.content.decode()
-    assert "spread_bps: Must be more than 0." in page and "levels: Must be at most 50." in page
+    assert "Must be more than 0." in page.split("errors field-config__spread_bps", 1)[1][:600]
+    assert "Must be at most 50." in page.split("errors field-config__levels", 1)[1][:600]
     bot.refresh_from_db()
     assert bot.config == {}
 
