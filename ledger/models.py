@@ -272,11 +272,8 @@ class DailyRollup(Rollup):
         constraints = [models.UniqueConstraint(fields=["bot", "bucket_start"], name="daily_rollup_unique")]
 
 
-class PriceSnapshot(models.Model):
-    """The latest known price of one symbol at one exchange, kept fresh by a background task.
-
-    Readers use it for marks and USD values and never call an exchange themselves.
-    """
+class PriceFields(models.Model):
+    """One price of one symbol at one exchange (the latest, or one in the history)."""
 
     Source = PriceSource
 
@@ -285,6 +282,16 @@ class PriceSnapshot(models.Model):
     price = models.DecimalField(**MONEY, help_text="Quote per base.")
     source = models.CharField(max_length=10, choices=Source.choices)
     taken_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class PriceSnapshot(PriceFields):
+    """The latest known price of one symbol at one exchange, kept fresh by a background task.
+
+    Readers use it for marks and USD values and never call an exchange themselves.
+    """
 
     class Meta:
         ordering = ["exchange", "symbol"]
@@ -299,16 +306,8 @@ class PriceSnapshot(models.Model):
         return f"{self.exchange} {self.symbol} {self.price} ({self.source})"
 
 
-class PriceHistory(models.Model):
+class PriceHistory(PriceFields):
     """Every price the refresh stored, kept PRUNE_AFTER_DAYS: late fills' third-token fees convert at their time."""
-
-    Source = PriceSource
-
-    exchange = models.CharField(max_length=40)
-    symbol = models.CharField(max_length=40, help_text="Unified BASE/QUOTE.")
-    price = models.DecimalField(**MONEY, help_text="Quote per base.")
-    source = models.CharField(max_length=10, choices=Source.choices)
-    taken_at = models.DateTimeField()
 
     class Meta:
         ordering = ["symbol", "taken_at"]
