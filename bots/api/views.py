@@ -68,8 +68,12 @@ def _with_figures(bots: list, now) -> list[dict]:
 
 class BotsView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter(name, str, required=False)
-                    for name in ("account", "bot_type", "status", "include_balances", "page", "page_size")],
+        parameters=[*(OpenApiParameter(name, str, required=False)
+                      for name in ("account", "bot_type", "status", "include_balances")),
+                    # _page's bounds, so a schema-valid page is one the view accepts.
+                    OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": 10**9}, required=False),
+                    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                                     required=False)],
         responses=BotListSerializer, tags=["bots"], operation_id="bots_list",
     )
     def get(self, request):
