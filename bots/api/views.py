@@ -48,7 +48,7 @@ def _page(request) -> tuple[int, int]:
     for name, default, high in (("page", 1, 10**9), ("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)):
         raw = request.query_params.get(name) or request.query_params.get("limit" if name == "page_size" else "_")
         raw = default if raw in (None, "") else raw
-        if not str(raw).isdigit() or not 1 <= int(raw) <= high:
+        if not (str(raw).isascii() and str(raw).isdigit()) or not 1 <= int(raw) <= high:
             raise ValidationError({name: BAD_PAGE.format(name=name, high=high)})
         values[name] = int(raw)
     return values["page"], values["page_size"]
