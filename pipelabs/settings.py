@@ -257,6 +257,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Our routes answer with and without a trailing slash; document them as the frontend calls them.
     "PREPROCESSING_HOOKS": ["pipelabs.api.base.paths_without_trailing_slash"],
+    # Every error answer ({"detail", "code"}) documented on every operation, as the handler sends it.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "pipelabs.api.base.error_responses"],
     "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"],
                             "LimitOnly": ["limit"]},
     "COMPONENT_SPLIT_REQUEST": True,

@@ -48,7 +48,7 @@ def _page(request) -> tuple[int, int]:
     for name, default, high in (("page", 1, 10**9), ("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)):
         raw = request.query_params.get(name) or request.query_params.get("limit" if name == "page_size" else "_")
         raw = default if raw in (None, "") else raw
-        if not str(raw).isdigit() or not 1 <= int(raw) <= high:
+        if not (str(raw).isascii() and str(raw).isdigit()) or not 1 <= int(raw) <= high:
             raise ValidationError({name: BAD_PAGE.format(name=name, high=high)})
         values[name] = int(raw)
     return values["page"], values["page_size"]
@@ -68,8 +68,12 @@ def _with_figures(bots: list, now) -> list[dict]:
 
 class BotsView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter(name, str, required=False)
-                    for name in ("account", "bot_type", "status", "include_balances", "page", "page_size")],
+        parameters=[*(OpenApiParameter(name, str, required=False)
+                      for name in ("account", "bot_type", "status", "include_balances")),
+                    # _page's bounds, so a schema-valid page is one the view accepts.
+                    OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": 10**9}, required=False),
+                    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                                     required=False)],
         responses=BotListSerializer, tags=["bots"], operation_id="bots_list",
     )
     def get(self, request):

@@ -313,7 +313,7 @@ class WalletDetailView(APIView):
 
     def _wallet(self, request, client_id, wallet_id) -> Wallet:
         client = access_client(request.user, client_id)
-        wallet = Wallet.objects.filter(client=client, pk=int(wallet_id)).first() if str(wallet_id).isdigit() \
+        wallet = Wallet.objects.filter(client=client, pk=int(wallet_id)).first() if str(wallet_id).isascii() and str(wallet_id).isdigit() \
             and int(wallet_id) < 2**63 else None
         if wallet is None:
             raise Http404(WALLET_NOT_FOUND)

@@ -27,3 +27,39 @@ def paths_without_trailing_slash(endpoints):
     """drf-spectacular hook: ``/bots/`` (from ``^bots/?$``) documented as ``/bots``."""
     return [(path.rstrip("/") if regex.endswith("/?$") else path, regex, method, callback)
             for path, regex, method, callback in endpoints]
+
+
+ERROR_STATUSES = {
+    "400": "Invalid input: `detail` names the first problem, `errors` lists them by field.",
+    "401": "No valid token or wallet sign-in.",
+    "403": "Signed in but not allowed (e.g. an admin-only route).",
+    "404": "No such object, or it is another client's.",
+    "409": "The request conflicts with the object's current state.",
+    "429": "Rate limited; retry later.",
+    "503": "The exchange did not answer usably; nothing was changed.",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "exchange_code": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["detail", "code"],
+}
+
+
+def error_responses(result, generator, request, public):
+    """drf-spectacular hook: the one exception handler's answers (pipelabs/api/exceptions.py),
+    documented on every operation so a client (and the fuzz test) knows every status it can get."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, operations in result.get("paths", {}).items():
+        if path == "/api/schema/":
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_STATUSES.items():
+                responses.setdefault(status, {**error, "description": description})
+    return result

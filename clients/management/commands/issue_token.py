@@ -24,7 +24,7 @@ class Command(BaseCommand):
             if owner is None or not owner.is_staff:
                 raise CommandError(f"No active staff operator {user!r}.")
         else:
-            lookup = {"pk": int(client)} if client.isdigit() and int(client) < 2**63 else {"account_identifier": client}
+            lookup = {"pk": int(client)} if client.isascii() and client.isdigit() and int(client) < 2**63 else {"account_identifier": client}
             owner = Client.objects.filter(**lookup, is_active=True).first()
             if owner is None:
                 raise CommandError(f"No active client {client!r}.")

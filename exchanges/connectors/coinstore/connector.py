@@ -258,7 +258,7 @@ class CoinstoreConnector(Connector):
         """Cancel; returns None because Coinstore's answer carries only the order id and state
         (call fetch_order for the rest). An order Coinstore no longer knows raises OrderNotFound."""
         code = self.market(symbol).exchange_symbol
-        order_id = int(exchange_order_id) if str(exchange_order_id).isdigit() else exchange_order_id
+        order_id = int(exchange_order_id) if str(exchange_order_id).isascii() and str(exchange_order_id).isdigit() else exchange_order_id
         self._http.post("/trade/order/cancel", {"symbol": code, "ordId": order_id})
         return None
 

@@ -183,7 +183,7 @@ class SolanaRpc:
         info = (parsed or {}).get("info") or {}
         token_amount = info.get("tokenAmount") or {}
         amount, decimals = token_amount.get("amount"), token_amount.get("decimals")
-        if not (isinstance(amount, str) and amount.isdigit() and isinstance(decimals, int)):
+        if not (isinstance(amount, str) and amount.isascii() and amount.isdigit() and isinstance(decimals, int)):
             # The parsed view lacks an exact amount: ask for this account's balance directly.
             value = self._call(
                 "getTokenAccountBalance", self._client.get_token_account_balance, Pubkey.from_string(address)

@@ -50,7 +50,7 @@ class JupiterApi:
         }
         quote = self._request("GET", "/quote", params=params)
         for name in ("inAmount", "outAmount"):
-            if not str(quote.get(name, "")).isdigit():
+            if not (str(quote.get(name, "")).isascii() and str(quote.get(name, "")).isdigit()):
                 raise ExchangeUnavailable(f"Jupiter quote lacks an integer {name}", exchange=EXCHANGE)
         if quote.get("inputMint") != input_mint or quote.get("outputMint") != output_mint:
             raise ExchangeUnavailable("Jupiter quoted a different pair than asked", exchange=EXCHANGE)

@@ -163,6 +163,6 @@ class PaperConnector(Connector):
 
 
 def _order_pk(exchange_order_id: str, symbol: str) -> int:
-    if not str(exchange_order_id).isdigit():
+    if not (str(exchange_order_id).isascii() and str(exchange_order_id).isdigit()):
         raise OrderNotFound(f"No order {exchange_order_id!r} on {symbol}.", exchange=EXCHANGE_ID, symbol=symbol)
     return int(exchange_order_id)

@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("account_id", help="ExchangeAccount id.")
 
     def handle(self, *args, account_id, **options):
-        if not account_id.isdigit() or not 0 < int(account_id) < 2**63:
+        if not (account_id.isascii() and account_id.isdigit()) or not 0 < int(account_id) < 2**63:
             raise CommandError(f"No exchange account {account_id}.")
         try:
             account = ExchangeAccount.objects.get(pk=account_id)
