@@ -56,7 +56,8 @@ class WalletAdmin(admin.ModelAdmin):
     list_filter = ("chain",)
     search_fields = ("address", "client__name", "label")
     list_select_related = ("client",)
-    readonly_fields = ("created_at",)
+    # Who connected the key and when are written by the key services, never typed.
+    readonly_fields = ("key_added_by", "key_connected_at", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         # A wallet stays with the client that proved it: moving it would hand its key and its bots'

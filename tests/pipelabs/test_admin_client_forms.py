@@ -87,7 +87,6 @@ def test_client_change_with_bad_values_changes_nothing(operator):
     ({"client": "abc"}, "Select a valid choice."),
     ({"client": "99999999999999999999999"}, "Select a valid choice."),
     ({"client": ""}, "This field is required."),
-    ({"key_connected_at_0": "yesterday", "key_connected_at_1": "noon"}, "Enter a valid date."),
 ])
 def test_wallet_add_with_bad_values_writes_nothing(operator, fields, message):
     owner = ClientFactory()

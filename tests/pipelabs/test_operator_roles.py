@@ -104,3 +104,14 @@ def test_a_wallet_cannot_be_moved_to_another_client(client):
 def test_view_site_opens_the_api_docs(client):
     login(client, None)
     assert b'href="/api/docs/"' in client.get("/admin/").content
+
+
+def test_a_wallets_key_record_is_not_typed_in_the_admin(client):
+    wallet = WalletFactory()
+    login(client, None)
+    page = client.get(f"/admin/clients/wallet/{wallet.pk}/change/").content.decode()
+    assert 'name="key_added_by"' not in page and 'name="key_connected_at_0"' not in page
+    client.post(f"/admin/clients/wallet/{wallet.pk}/change/",
+                {"chain": wallet.chain, "address": wallet.address, "label": "x", "key_added_by": "mallory"})
+    wallet.refresh_from_db()
+    assert wallet.key_added_by != "mallory"
