@@ -12,6 +12,7 @@ worker lapses with it and the bot is claimed again.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta
 
@@ -46,14 +47,25 @@ def claim_due(now: datetime | None = None, limit: int = BATCH) -> tuple[str, lis
     return token, [(pk, due_at) for pk, due_at in due if pk in won]
 
 
+def batch_size(claimed: int) -> int:
+    """Bots per tick task: enough to spread django-q2's per-task cost, few enough that every
+    worker gets a share of the pass (at most BOT_TICK_BATCH, default 25)."""
+    workers = max(1, int(settings.Q_CLUSTER.get("workers") or 1))
+    return max(1, min(int(getattr(settings, "BOT_TICK_BATCH", 25)), math.ceil(claimed / workers)))
+
+
 def dispatch_once(now: datetime | None = None) -> int:
-    """One pass: claim the due bots and enqueue their ticks; returns how many were enqueued."""
+    """One pass: claim the due bots and enqueue their ticks in batches; returns how many bots."""
     from django_q.tasks import async_task
 
     token, claimed = claim_due(now)
-    for bot_id, due_at in claimed:
-        async_task("bots.tasks.tick_task", bot_id, token, due_at.isoformat() if due_at else None,
-                   task_name=f"tick-{bot_id}-{token[:8]}")
+    size = batch_size(len(claimed))
+    for start in range(0, len(claimed), size):
+        chunk = claimed[start:start + size]
+        # save=False: a tick's outcome is its log line and the bot's row; a failed task is still saved.
+        async_task("bots.tasks.tick_batch_task", [pk for pk, _ in chunk], token,
+                   [due.isoformat() if due else None for _, due in chunk],
+                   task_name=f"tick-{chunk[0][0]}-{token[:8]}", save=False)
     return len(claimed)
 
 

@@ -116,8 +116,37 @@ def interval_s(bot: Bot, decision_next: datetime | None, now: datetime) -> float
     return 60.0
 
 
-def run(bot_id: int, token: str, due_at: datetime | None = None) -> TickReport:
-    """The tick the dispatcher enqueued; a tick whose lease is gone does nothing."""
+def batch_handback_s() -> float:
+    """How long into a batch a bot's tick may still start (BOT_BATCH_HANDBACK_S, default 2 s)."""
+    return float(getattr(settings, "BOT_BATCH_HANDBACK_S", 2.0))
+
+
+def run_batch(claimed: list[tuple[int, datetime | None]], token: str) -> list[TickReport]:
+    """The ticks of the bots one dispatcher pass claimed under ``token``, one after another.
+
+    One task per batch spreads django-q2's per-task cost over many ticks. So that one slow venue
+    cannot starve the rest, a bot whose turn comes more than ``batch_handback_s()`` after the
+    batch began is handed back untouched (its lease freed, its due time kept): the dispatcher's
+    next pass claims it again at once for whichever worker is free. Each bot keeps its own lease,
+    so exactly-once holds as for single ticks; every tick stops starting venue calls at the
+    batch's budget, which keeps the whole task inside the worker's timeout.
+    """
+    began = time.monotonic()
+    deadline = began + tick_budget_s()
+    reports = []
+    for index, (bot_id, due_at) in enumerate(claimed):
+        if index and time.monotonic() - began >= batch_handback_s():
+            rest = [pk for pk, _ in claimed[index:]]
+            Bot.objects.filter(pk__in=rest, lease_owner=token).update(lease_owner="", lease_until=None)
+            logger.info("tick batch handed back", extra={"bot_ids": rest[:50], "handed_back": len(rest)})
+            break
+        reports.append(run(bot_id, token, due_at, deadline=deadline))
+    return reports
+
+
+def run(bot_id: int, token: str, due_at: datetime | None = None, *, deadline: float | None = None) -> TickReport:
+    """The tick the dispatcher enqueued; a tick whose lease is gone does nothing. No venue call
+    starts after ``deadline`` (monotonic; default this tick's own budget)."""
     report = TickReport(bot_id=bot_id, due_at=due_at)
     started = time.monotonic()
     bot = lease.holding(bot_id, token).select_related("account", "client").first()
@@ -139,7 +168,7 @@ def run(bot_id: int, token: str, due_at: datetime | None = None) -> TickReport:
     if _came_back_paused(bot, token, now):
         report.outcome = "paused after downtime"
         return report
-    deadline = started + tick_budget_s()
+    deadline = min(deadline or float("inf"), started + tick_budget_s())
     try:
         fields = _tick(bot, token, report, deadline)
     except Exception as exc:  # noqa: BLE001  the failure is counted and shown; raising would only retry
@@ -228,7 +257,7 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
             reconciled = True
         _check_time(deadline, report)
         open_orders = connector.fetch_open_orders(bot.symbol)
-        changed = _settle_missing(bot, connector, open_orders)
+        changed, live = _settle_missing(bot, connector, open_orders)
         book = connector.fetch_order_book(bot.symbol, 20)
         balances = {b.asset: b for b in connector.fetch_balance()}
         _check_time(deadline, report)
@@ -238,7 +267,7 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
             sync_trades(bot)
             claim_unowned_fills(bot)
             raw_state["synced_at"] = now.isoformat()
-        snapshot = _snapshot(bot, book, balances, open_orders, now)
+        snapshot = _snapshot(bot, book, balances, open_orders, live, now)
         snapshot = _with_prices(bot, connector, config, snapshot, report)
         mid = snapshot.mid
         bot.state = raw_state
@@ -260,7 +289,8 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         report.strategy_s += time.monotonic() - clock
         skipped = decision.skipped
         # Cancels first, so funds they free are there for the placements.
-        by_exchange_id = {o.exchange_order_id: o for o in bot.orders.filter(status__in=Order.LIVE)}
+        by_exchange_id = {o.exchange_order_id: o for o in bot.orders.filter(status__in=Order.LIVE)} \
+            if decision.cancel else {}
         for order_id in decision.cancel:
             _check_time(deadline, report)
             order = by_exchange_id.get(order_id)
@@ -351,14 +381,15 @@ def _market(connector, symbol: str, raw_state: dict, now: datetime) -> Market:
     return market
 
 
-def _settle_missing(bot: Bot, connector, open_orders) -> int:
+def _settle_missing(bot: Bot, connector, open_orders) -> tuple[int, list[Order]]:
     """Bring the bot's live rows in line with the venue's open list: a listed order whose answer was
     lost (pending or unknown, no exchange id) is taken as the venue shows it; an unlisted one is
-    asked about (filled, cancelled)."""
+    asked about (filled, cancelled). Returns how many changed, and the rows as they now are."""
     by_client_id = {o.client_order_id: o for o in open_orders if o.client_order_id}
     listed = {o.exchange_order_id for o in open_orders}
     changed = 0
-    for order in bot.orders.filter(status__in=Order.LIVE):
+    live = list(bot.orders.filter(status__in=Order.LIVE))
+    for order in live:
         info = by_client_id.get(order.client_order_id)
         if info is not None:
             if order.status != Order.Status.OPEN or order.exchange_order_id != info.exchange_order_id \
@@ -368,13 +399,17 @@ def _settle_missing(bot: Bot, connector, open_orders) -> int:
         elif not order.exchange_order_id or order.exchange_order_id not in listed:
             refresh_order(connector, order)
             changed += 1
-    return changed
+    return changed, live
 
 
-def _snapshot(bot: Bot, book, balances, open_orders, now: datetime) -> MarketSnapshot:
-    owners = dict(Order.objects.filter(account_id=bot.account_id, symbol=bot.symbol,
-                                       exchange_order_id__in=[o.exchange_order_id for o in open_orders])
-                  .values_list("exchange_order_id", "bot_id"))
+def _snapshot(bot: Bot, book, balances, open_orders, live: list[Order], now: datetime) -> MarketSnapshot:
+    # The bot's own live rows name most resting orders; only the rest (another bot's or an
+    # operator's on the same account) are looked up.
+    owners = {o.exchange_order_id: bot.pk for o in live if o.exchange_order_id}
+    others = [o.exchange_order_id for o in open_orders if o.exchange_order_id not in owners]
+    if others:
+        owners.update(Order.objects.filter(account_id=bot.account_id, symbol=bot.symbol, exchange_order_id__in=others)
+                      .values_list("exchange_order_id", "bot_id"))
     resting = tuple(
         RestingOrder(order_id=o.exchange_order_id, side=o.side, price=o.price, remaining=o.amount - o.filled,
                      bot_id=owners.get(o.exchange_order_id), placed_at=o.created_at)

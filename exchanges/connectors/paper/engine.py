@@ -229,21 +229,24 @@ def fill_resting(order: PaperOrder, market: PaperMarket, at: datetime) -> bool:
     return True
 
 
-def settle(market: PaperMarket, now: datetime) -> None:
-    """Fill every resting limit the price path crossed since that order was last checked."""
+def settle(market: PaperMarket, now: datetime, open_orders: list[PaperOrder] | None = None) -> list[PaperOrder]:
+    """Fill every resting limit the price path crossed since that order was last checked; returns
+    the orders still open. ``open_orders`` is the market's open orders when the caller read them."""
     spec = spec_of(market)
     step = spec.step_at(now)
-    orders = list(PaperOrder.objects.filter(market=market, status=OPEN, checked_step__lt=step))
+    if open_orders is None:
+        open_orders = list(PaperOrder.objects.filter(market=market, status=OPEN).order_by("id"))
+    orders = [order for order in open_orders if order.checked_step < step]
     if not orders:
         reference(market, now)
-        return
+        return open_orders
     start = min(order.checked_step for order in orders)
     if market.ref_step <= start:
         origin, origin_price = market.ref_step, market.ref_price
     else:  # a concurrent order is older than the checkpoint: replay from step 0
         origin, origin_price = 0, market.initial_price
     path = walk(spec, origin, origin_price, step)  # path[i] is the price at step origin + 1 + i
-    unfilled = []
+    unfilled, filled = [], set()
     for order in orders:
         crossed = None
         for at_step in range(order.checked_step + 1, step + 1):
@@ -253,12 +256,16 @@ def settle(market: PaperMarket, now: datetime) -> None:
                 break
         if crossed is None:
             unfilled.append(order.pk)
+            order.checked_step = step
         else:
+            # Filled here, or by another process first: either way no longer open.
             fill_resting(order, market, spec.time_of(crossed))
+            filled.add(order.pk)
     if unfilled:
         PaperOrder.objects.filter(pk__in=unfilled, status=OPEN, checked_step__lt=step).update(checked_step=step)
     if path:
         _checkpoint(market, step, path[-1])
+    return [order for order in open_orders if order.pk not in filled]
 
 
 @in_money_context

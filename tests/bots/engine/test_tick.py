@@ -171,7 +171,7 @@ def test_one_dispatcher_at_a_time_and_each_hands_over_to_its_successor(db):
     EngineLease.objects.filter(name=dispatch.DISPATCHER).update(until=timezone.now() - timedelta(seconds=1))
     assert dispatch.dispatch(run_s=0.5) == 1  # the dead one's lease lapsed: taken over
     funcs = sorted(task.func() for task in OrmQ.objects.all())
-    assert funcs == ["bots.tasks.dispatch_task", "bots.tasks.tick_task"]  # its tick, and its successor
+    assert funcs == ["bots.tasks.dispatch_task", "bots.tasks.tick_batch_task"]  # its tick, and its successor
     assert EngineLease.objects.get().owner == ""
     assert bot.pk
 
