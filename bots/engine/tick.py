@@ -149,7 +149,7 @@ def run(bot_id: int, token: str, due_at: datetime | None = None, *, deadline: fl
     starts after ``deadline`` (monotonic; default this tick's own budget)."""
     report = TickReport(bot_id=bot_id, due_at=due_at)
     started = time.monotonic()
-    bot = lease.holding(bot_id, token).select_related("account", "client").first()
+    bot = lease.holding(bot_id, token).select_related("account", "client", "pnl_state").first()
     if bot is None:
         report.outcome = "lease lost"
         return report
@@ -263,16 +263,17 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         _check_time(deadline, report)
         # Fills come from orders that changed (seen here or when placed below), so the venue's fills
         # are read then, and at least every BOT_SYNC_EVERY_S for anything else (a partial fill).
+        synced = reconciled
         if changed or not reconciled and _due(raw_state, "synced_at", "BOT_SYNC_EVERY_S", 60, now):
             sync_trades(bot)
             claim_unowned_fills(bot)
             raw_state["synced_at"] = now.isoformat()
+            synced = True
         snapshot = _snapshot(bot, book, balances, open_orders, live, now)
         snapshot = _with_prices(bot, connector, config, snapshot, report)
         mid = snapshot.mid
         bot.state = raw_state
-        pnl_row = PnlState.objects.filter(bot=bot).values_list("realized_pnl", "position").first()
-        pnl, position = (pnl_row or (Decimal(0), Decimal(0)))
+        pnl, position = _pnl(bot, fresh=synced)
         state, raw_state = memory.load(bot, now, mid, pnl_now=pnl or Decimal(0),
                                        day_volume=bot.bot_type != Bot.Type.SPREAD)
         health = _funds_health(bot, snapshot, config)
@@ -352,6 +353,20 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         return {}
     finally:
         connector.close()
+
+
+def _pnl(bot: Bot, *, fresh: bool) -> tuple[Decimal, Decimal]:
+    """(realized P&L, position): as loaded with the bot, or read again after this tick synced fills."""
+    from ledger.models import PnlState
+
+    if not fresh:
+        try:
+            row = bot.pnl_state
+        except PnlState.DoesNotExist:
+            return Decimal(0), Decimal(0)
+        return row.realized_pnl or Decimal(0), row.position or Decimal(0)
+    pnl_row = PnlState.objects.filter(bot=bot).values_list("realized_pnl", "position").first()
+    return pnl_row or (Decimal(0), Decimal(0))
 
 
 def _reconcile_due(raw_state: dict, now: datetime) -> bool:

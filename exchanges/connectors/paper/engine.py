@@ -26,6 +26,8 @@ MONEY_CONTEXT = Context(prec=60)
 FILL_LEVELS = 50
 # Steps the checkpoint may lag before a read moves it (bounds the replay a call must do).
 CHECKPOINT_LAG = 50
+# Steps an open order's checked_step may lag before a settle writes it (an idle read writes nothing).
+CHECKED_LAG = 10
 NOT_ENOUGH = "Not enough {asset}: {needed} needed."
 OPEN = PaperOrder.Status.OPEN
 
@@ -255,16 +257,23 @@ def settle(market: PaperMarket, now: datetime, open_orders: list[PaperOrder] | N
                 crossed = at_step
                 break
         if crossed is None:
-            unfilled.append(order.pk)
-            order.checked_step = step
+            unfilled.append(order)
         else:
             # Filled here, or by another process first: either way no longer open.
             fill_resting(order, market, spec.time_of(crossed))
             filled.add(order.pk)
-    if unfilled:
-        PaperOrder.objects.filter(pk__in=unfilled, status=OPEN, checked_step__lt=step).update(checked_step=step)
-    if path:
-        _checkpoint(market, step, path[-1])
+    # Re-checking a step is harmless (the path is fixed), so an order's progress is written only
+    # every CHECKED_LAG steps: an idle read then writes nothing. The checkpoint never passes the
+    # oldest progress still open, so the next settle replays from it, not from step 0.
+    behind = [order for order in unfilled if step - order.checked_step >= CHECKED_LAG]
+    if behind:
+        PaperOrder.objects.filter(pk__in=[o.pk for o in behind], status=OPEN, checked_step__lt=step).update(
+            checked_step=step)
+        for order in behind:
+            order.checked_step = step
+    safe = min([step, *(order.checked_step for order in unfilled)])
+    if safe > market.ref_step and safe - origin - 1 < len(path) and step - market.ref_step >= CHECKED_LAG:
+        _checkpoint(market, safe, path[safe - origin - 1])
     return [order for order in open_orders if order.pk not in filled]
 
 
