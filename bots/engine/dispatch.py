@@ -4,9 +4,11 @@ django-q2 runs a schedule at most once a minute (and checks schedules only every
 schedule (``bot-dispatch``, every minute) starts ``dispatch()``, which loops for up to
 DISPATCH_RUN_S (55 s, inside the worker's timeout) and then enqueues its own successor:
 each pass claims the bots whose ``next_tick_at`` has come and whose lease is free, by one
-conditional UPDATE, and enqueues a ``tick`` task for each. Any number of dispatchers, in any
-number of clusters on one database, may run at once: the UPDATE's row count says who claimed a
-bot, so a bot is never handed to two ticks. The lease is the claim: a tick lost with its
+conditional UPDATE, and enqueues their ticks in batches (one task per chunk of bots, so
+django-q2's per-task cost is spread; bots/engine/tick.py ``run_batch``). Any number of
+dispatchers, in any number of clusters on one database, may run at once (one per cluster, each
+feeding its own queue): the UPDATE's row count says who claimed a bot, so a bot is never handed
+to two ticks. The lease is the claim: a tick lost with its
 worker lapses with it and the bot is claimed again.
 """
 
@@ -69,11 +71,19 @@ def dispatch_once(now: datetime | None = None) -> int:
     return len(claimed)
 
 
+def dispatcher_name() -> str:
+    """The dispatcher lease's name: one per cluster (Q_CLUSTER name), since each cluster has its own
+    queue and must feed its own workers; dispatchers of different clusters share the bots safely
+    (the bots' leases decide), so two clusters tick twice as many bots."""
+    return f"{DISPATCHER}:{settings.Q_CLUSTER.get('name', '')}"[:50]
+
+
 def _hold(token: str, seconds: float) -> bool:
-    """Take or renew the dispatcher's lease; False when another dispatcher holds it."""
+    """Take or renew this cluster's dispatcher lease; False when another dispatcher holds it."""
     now = timezone.now()
-    EngineLease.objects.get_or_create(name=DISPATCHER)
-    rows = EngineLease.objects.filter(name=DISPATCHER).filter(Q(owner=token) | Q(owner="") | Q(until__lt=now))
+    name = dispatcher_name()
+    EngineLease.objects.get_or_create(name=name)
+    rows = EngineLease.objects.filter(name=name).filter(Q(owner=token) | Q(owner="") | Q(until__lt=now))
     return bool(rows.update(owner=token, until=now + timedelta(seconds=seconds)))
 
 
@@ -85,7 +95,7 @@ def run_s_default() -> float:
 def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool = True) -> int:
     """Pass after pass for ``run_s`` seconds, then hand over to a successor task at once.
 
-    One dispatcher at a time (a lease on the EngineLease row): the every-minute schedule only
+    One dispatcher per cluster at a time (a lease on its EngineLease row): the every-minute schedule only
     restarts the chain when its last link died (the lease lapses LEASE_S after its last renewal),
     so ticks never wait for the scheduler's next pass (django-q2 checks schedules every 30 s).
     Returns how many ticks were enqueued; 0 at once when another dispatcher is running.
@@ -110,7 +120,7 @@ def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool 
                     return total  # lapsed (this worker stalled) and taken over: stop at once
                 renewed = time.monotonic()
     finally:
-        EngineLease.objects.filter(name=DISPATCHER, owner=token).update(owner="", until=None)
+        EngineLease.objects.filter(name=dispatcher_name(), owner=token).update(owner="", until=None)
     if chain:
         async_task("bots.tasks.dispatch_task", task_name=f"dispatch-{token[:8]}")
     return total
