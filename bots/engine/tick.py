@@ -292,12 +292,15 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         # Cancels first, so funds they free are there for the placements.
         by_exchange_id = {o.exchange_order_id: o for o in bot.orders.filter(status__in=Order.LIVE)} \
             if decision.cancel else {}
+        filled_any = False  # did an order this tick touched fill (then its fills are read now)
         for order_id in decision.cancel:
             _check_time(deadline, report)
             order = by_exchange_id.get(order_id)
             if order is not None:
+                filled_before = order.filled
                 cancel_order(connector, order)
                 report.cancelled += 1
+                filled_any = filled_any or order.filled != filled_before
         placed_sides, placed_base = [], Decimal(0)
         placed_last_minute = 0 if limits.max_orders_per_minute is None or not decision.place else \
             bot.orders.filter(created_at__gte=now - timedelta(minutes=1)).count()
@@ -332,10 +335,14 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
             placed_base += order.amount
             if intent.time_in_force == IOC and order.status == Order.Status.OPEN:
                 cancel_order(connector, order)  # IOC: what did not fill now does not rest
+            # A swap may book its fill later than its answer (or only its fee): always read it.
+            filled_any = filled_any or bool(order.filled) or order.kind == Order.Kind.MARKET \
+                or order.status != Order.Status.OPEN
         raw_state = memory.remember(raw_state, mid=mid, next_trade_at=decision.next_trade_at,
                                     placed_sides=placed_sides, placed_base=placed_base)
         raw_state.pop("short_of_funds", None)
-        if report.placed or report.cancelled:
+        # An order that rests untouched has no fills to read yet: the venue is asked only when one filled.
+        if filled_any:
             sync_trades(bot)
             raw_state["synced_at"] = timezone.now().isoformat()
         if skipped:
