@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bots import strategies
@@ -176,10 +177,18 @@ def run(bot_id: int, token: str, due_at: datetime | None = None, *, deadline: fl
         report.outcome = f"failed: {fields.get('health_message', '')[:200]}"
     report.total_s = time.monotonic() - started
     fields.setdefault("heartbeat_at", timezone.now())
-    if not lease.holding(bot_id, token).filter(status=Bot.Status.RUNNING).update(
-            lease_owner="", lease_until=None, **fields):
-        # Stopped or paused meanwhile: that change stands; only what the tick learned is kept.
-        lease.release(bot_id, token, **{k: v for k, v in fields.items() if k in ("heartbeat_at", "state")})
+    with transaction.atomic():
+        if "status" not in fields and connection.vendor == "postgresql":
+            # A routine tick's closing write need not wait for the WAL flush (~1-2 ms, the
+            # largest part of an idle tick's database time): lost in a database crash, it costs
+            # one tick's memory (recomputed next tick) and a lease that lapses by itself. Status
+            # changes, orders and fills are committed durably as before.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if not lease.holding(bot_id, token).filter(status=Bot.Status.RUNNING).update(
+                lease_owner="", lease_until=None, **fields):
+            # Stopped or paused meanwhile: that change stands; only what the tick learned is kept.
+            lease.release(bot_id, token, **{k: v for k, v in fields.items() if k in ("heartbeat_at", "state")})
     logger.info("tick", extra={"bot_id": bot_id, "worker_pid": os.getpid(), "due_at": due_at.isoformat() if due_at else None,
                                "started_at": report.started_at.isoformat(), "outcome": report.outcome[:200],
                                "engine_ms": round(report.engine_s * 1000, 2), "total_ms": round(report.total_s * 1000, 2),
