@@ -177,8 +177,9 @@ def run(bot_id: int, token: str, due_at: datetime | None = None, *, deadline: fl
         report.outcome = f"failed: {fields.get('health_message', '')[:200]}"
     report.total_s = time.monotonic() - started
     fields.setdefault("heartbeat_at", timezone.now())
+    outermost = not connection.in_atomic_block  # never loosen a caller's transaction
     with transaction.atomic():
-        if "status" not in fields and connection.vendor == "postgresql":
+        if outermost and "status" not in fields and connection.vendor == "postgresql":
             # A routine tick's closing write need not wait for the WAL flush (~1-2 ms, the
             # largest part of an idle tick's database time): lost in a database crash, it costs
             # one tick's memory (recomputed next tick) and a lease that lapses by itself. Status
