@@ -8,7 +8,6 @@ under a real django-q2 cluster with the API answering beside it (test_venue_hang
 
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
