@@ -133,7 +133,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "pipelabs.cache.RedisCache",  # one client per pool, one-trip incr
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
@@ -230,9 +230,13 @@ REST_KNOX = {
 # Seconds a process trusts a token it has checked before asking the database again: a revoked
 # token may still pass for this long in another process (the revoking one forgets it at once).
 API_TOKEN_CACHE_S = env.float("API_TOKEN_CACHE_S", default=10.0)
-# GET /bots answers an unchanged list (same bots, none updated) from each process's memory for this
-# long: its balances, volume and P&L come from snapshots refreshed on a minute scale anyway. 0: off.
-API_LIST_CACHE_S = env.float("API_LIST_CACHE_S", default=5.0)
+# GET /bots answers an unchanged list (same bots, none updated) from memory (this process's, or the
+# shared cache's) for this long: its heartbeats and figures may trail by this much; a change to a
+# listed bot's row is seen at once. 0: off.
+API_LIST_CACHE_S = env.float("API_LIST_CACHE_S", default=2.0)
+# GET /bots/{id} answers from this process's memory while the bot's row is unchanged, for this long
+# (its health reads the heartbeat's age against the clock). 0: off.
+API_DETAIL_CACHE_S = env.float("API_DETAIL_CACHE_S", default=1.0)
 # POST /orders/place waits on the venue: its whole budget (markets, send, look-ups), under gunicorn's 30 s.
 MANUAL_ORDER_TIMEOUT_S = env.float("MANUAL_ORDER_TIMEOUT_S", default=12.0)
 # The earlier frontend identified itself with a bare X-Wallet-Address header, which anyone can

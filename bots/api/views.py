@@ -1,8 +1,7 @@
 import csv
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -10,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bots import intake, selectors
+from bots.api import hot
 from bots.api.serializers import (
     BotCreateSerializer, BotListSerializer, BotSerializer, BotUpdateSerializer, CredentialsSerializer,
     OrderPlaceSerializer, StopSerializer, balance_json, bot_json, order_json, pnl_json,
@@ -35,7 +35,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, require
                                    description="Retry-safe: the same key and body answer the first result again.")
 MAX_PAGE_SIZE = 500
 TRUE = ("1", "true", "yes", "on")
-list_cache = ListCache("API_LIST_CACHE_S")
+list_cache = ListCache("API_LIST_CACHE_S", shared=True)
+detail_cache = ListCache("API_DETAIL_CACHE_S")
 BAD_PAGE = "{name} is a whole number from 1 to {high}."
 NO_SUCH_ACCOUNT = "No exchange account of this bot's client has this name."
 READ_ONLY = "{field} cannot be changed here."
@@ -43,10 +44,10 @@ RECENT_TRADES = 20
 CSV_MAX_ROWS = 100_000
 
 
-def _page(request) -> tuple[int, int]:
+def _page(params) -> tuple[int, int]:
     values = {}
     for name, default, high in (("page", 1, 10**9), ("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)):
-        raw = request.query_params.get(name) or request.query_params.get("limit" if name == "page_size" else "_")
+        raw = params.get(name) or params.get("limit" if name == "page_size" else "_")
         raw = default if raw in (None, "") else raw
         if not (str(raw).isascii() and str(raw).isdigit()) or not 1 <= int(raw) <= high:
             raise ValidationError({name: BAD_PAGE.format(name=name, high=high)})
@@ -66,7 +67,45 @@ def _with_figures(bots: list, now) -> list[dict]:
     return answer
 
 
-class BotsView(APIView):
+def bots_answer(principal, params) -> bytes:
+    """The rendered list for ``params``; an unchanged list (same bots, none updated: one query says)
+    comes from memory, this process's or another's, for up to API_LIST_CACHE_S."""
+    page, size = _page(params)
+    queryset = selectors.bots_for(principal, account=params.get("account"), bot_type=params.get("bot_type"),
+                                  status=params.get("status"))
+    # Keyed by whose view it is: a client's own bots, or every client's.
+    scope = "all" if principal.sees_all_clients else principal.client_id
+    key = (scope, tuple(sorted(params.items())))
+    stamp = hot.list_stamp(key, queryset)
+
+    def build():
+        built_stamp = hot.list_stamp(key, queryset)
+        bots = list(queryset[(page - 1) * size: page * size])
+        now = timezone.now()
+        if str(params.get("include_balances", "")).lower() in TRUE:
+            items = _with_figures(bots, now)
+        else:
+            items = [bot_json(bot, now) for bot in bots]
+        return built_stamp, dumps({"bots": items, "count": built_stamp[0], "page": page, "page_size": size})
+
+    return list_cache.answer(key, stamp, build)
+
+
+def bot_answer(principal, bot_id) -> bytes:
+    """One bot rendered; answered from this process's memory while its row (every field the answer
+    shows) is unchanged, for up to API_DETAIL_CACHE_S (its health reads the heartbeat's age)."""
+    bot_id = hot.bot_id_from(bot_id)
+    row = hot.bot_row(principal, bot_id)
+    if row is None:
+        raise Http404(selectors.BOT_NOT_FOUND)
+    cached = detail_cache.get(bot_id, row)
+    if cached is None:
+        cached = dumps(bot_json(selectors.access_bot(principal, bot_id)))
+        detail_cache.put(bot_id, row, cached)
+    return cached
+
+
+class BotsView(hot.HotGetMixin, APIView):
     @extend_schema(
         parameters=[*(OpenApiParameter(name, str, required=False)
                       for name in ("account", "bot_type", "status", "include_balances")),
@@ -77,26 +116,13 @@ class BotsView(APIView):
         responses=BotListSerializer, tags=["bots"], operation_id="bots_list",
     )
     def get(self, request):
-        page, size = _page(request)
-        params = request.query_params
-        queryset = selectors.bots_for(request.user, account=params.get("account"), bot_type=params.get("bot_type"),
-                                      status=params.get("status"))
-        # One query says whether any listed bot changed; an unchanged list within API_LIST_CACHE_S
-        # is answered from this process's memory (figures move only at the refresh's pace).
-        stamp = queryset.aggregate(count=Count("id"), changed=Max("updated_at"))
-        key = (request.user.client_id, request.user.is_admin, tuple(sorted(params.items())))
-        cached = list_cache.get(key, stamp)
-        if cached is not None:
-            return HttpResponse(cached, content_type="application/json")
-        bots = list(queryset[(page - 1) * size: page * size])
-        now = timezone.now()
-        if str(params.get("include_balances", "")).lower() in TRUE:
-            items = _with_figures(bots, now)
-        else:
-            items = [bot_json(bot, now) for bot in bots]
-        answer = dumps({"bots": items, "count": stamp["count"], "page": page, "page_size": size})
-        list_cache.put(key, stamp, answer)
-        return HttpResponse(answer, content_type="application/json")
+        return hot.json_bytes(bots_answer(request.user, request.query_params))
+
+    def hot_get(self, request, principal):
+        try:
+            return hot.json_bytes(bots_answer(principal, request.GET))
+        except ValidationError:
+            return None  # the ordinary path answers the 400
 
     @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
                    parameters=[IDEMPOTENCY_KEY])
@@ -127,10 +153,16 @@ class BotCreateView(APIView):
         return create(request)
 
 
-class BotDetailView(APIView):
+class BotDetailView(hot.HotGetMixin, APIView):
     @extend_schema(responses=BotSerializer, tags=["bots"])
     def get(self, request, bot_id):
-        return Response(bot_json(selectors.access_bot(request.user, bot_id)))
+        return hot.json_bytes(bot_answer(request.user, bot_id))
+
+    def hot_get(self, request, principal, bot_id):
+        try:
+            return hot.json_bytes(bot_answer(principal, bot_id))
+        except Http404:
+            return None  # the ordinary path answers the 404
 
     @extend_schema(request=BotUpdateSerializer, responses=BotSerializer, tags=["bots"])
     def put(self, request, bot_id):
@@ -261,7 +293,7 @@ class TradesView(APIView):
         rate = _usd_rate(bot)
         if request.query_params.get("format") == "csv":
             return self._csv(bot, trades, rate)
-        page, size = _page(request)
+        page, size = _page(request.query_params)
         rows = trades[(page - 1) * size: page * size]
         return Response({"bot_id": bot.pk, "trades": [_trade_json(t, rate) for t in rows], "count": trades.count(),
                          "page": page, "page_size": size})

@@ -1,49 +1,151 @@
-"""A small per-process memory of rendered answers, valid while their stamp is unchanged and for a
-few seconds at most."""
+"""Rendered answers kept in memory (per process) and in the shared cache (Redis in production), each
+valid while its stamp is unchanged and for a few seconds at most.
+
+A stamp is read from the database on every request (one cheap query: the rows' count and last
+change, or the row itself), so a write through the API is seen by the next read in any process;
+only changes that do not touch the stamp (a heartbeat, a new balance snapshot) wait for the TTL.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
+from django.core.cache import caches
+from django.db import connections
+
+logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 512
+# An expired answer whose stamp still holds is served while one thread builds its successor, for at
+# most this many TTLs; past that (builds failing) the request builds it itself.
+MAX_STALE_TTLS = 5
+REFRESH_LOCK_S = 30
 
 
 class ListCache:
     """Rendered answers keyed by the request, each kept with the stamp (e.g. count and last change of
-    the rows listed) it was computed under; a different stamp or an expired entry is a miss."""
+    the rows listed) it was computed under; a different stamp or an expired entry is a miss.
 
-    def __init__(self, setting: str):
+    ``shared`` also keeps each answer in the default cache under its key and stamp, so the first
+    process to build an answer spares the others (a 100-bot list costs ~100 ms to build); a cache
+    that fails or hangs (past its socket timeout) is only a miss.
+    """
+
+    # Tests that check a synchronous build turn this off.
+    background = True
+
+    def __init__(self, setting: str, *, shared: bool = False):
         self.setting = setting
+        self.shared = shared
         self.entries: dict = {}
+        self.refreshing: set = set()
         self.lock = threading.Lock()
 
     @property
     def ttl_s(self) -> float:
         return float(getattr(settings, self.setting, 0) or 0)
 
+    def _shared_key(self, key, stamp) -> str:
+        return "answer:" + self.setting + ":" + hashlib.sha256(repr((key, stamp)).encode()).hexdigest()
+
     def get(self, key, stamp) -> bytes | None:
+        """The fresh answer for ``key`` under ``stamp``, else None."""
+        found = self._lookup(key, stamp)
+        return found[1] if found is not None and found[0] >= time.time() else None
+
+    def answer(self, key, stamp, build: Callable[[], tuple[object, bytes]]) -> bytes:
+        """The answer for ``key`` under ``stamp``: fresh from memory; else, if only its TTL has run
+        out (its rows unchanged), the expired one while a background thread builds the next; else
+        built here. ``build`` returns (its own stamp, answer), read together, so an answer is never
+        filed under a stamp it was not built from."""
+        found = self._lookup(key, stamp)
+        now = time.time()
+        if found is not None and found[0] >= now:
+            return found[1]
+        if found is not None and self.background and now - found[0] < MAX_STALE_TTLS * self.ttl_s:
+            self._refresh_in_background(key, build)
+            return found[1]
+        built_stamp, answer = build()
+        self.put(key, built_stamp, answer)
+        return answer
+
+    def _lookup(self, key, stamp) -> tuple[float, bytes] | None:
+        """(expiry, answer) kept for ``key`` under ``stamp``, fresh or not; None when none is."""
         if self.ttl_s <= 0:
             return None
         with self.lock:
             entry = self.entries.get(key)
-        if entry is None or entry[0] < time.monotonic() or entry[1] != stamp:
-            return None
-        return entry[2]
+        mine = (entry[0], entry[2]) if entry is not None and entry[1] == stamp else None
+        if not self.shared or (mine is not None and mine[0] >= time.time()):
+            return mine
+        try:
+            found = caches["default"].get(self._shared_key(key, stamp))
+        except Exception as exc:  # the cache is an accelerator: down or hung means build the answer
+            logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
+            return mine
+        if found and (mine is None or found[0] > mine[0]):
+            self._remember(key, stamp, found[1], found[0])
+            return found
+        return mine
+
+    def _refresh_in_background(self, key, build) -> None:
+        with self.lock:
+            if key in self.refreshing:
+                return
+            self.refreshing.add(key)
+        lock_key = self._shared_key(key, "refreshing")
+        if self.shared:
+            try:
+                if not caches["default"].add(lock_key, 1, timeout=REFRESH_LOCK_S):
+                    with self.lock:
+                        self.refreshing.discard(key)
+                    return  # another process builds it and shares it
+            except Exception as exc:
+                logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
+
+        def refresh():
+            try:
+                built_stamp, answer = build()
+                self.put(key, built_stamp, answer)
+            except Exception:
+                logger.warning("background answer build failed", exc_info=True)
+            finally:
+                with self.lock:
+                    self.refreshing.discard(key)
+                if self.shared:
+                    try:
+                        caches["default"].delete(lock_key)
+                    except Exception:
+                        pass  # it expires after REFRESH_LOCK_S
+                connections.close_all()  # this thread's own connections
+
+        threading.Thread(target=refresh, name="answer-refresh", daemon=True).start()
 
     def put(self, key, stamp, answer: bytes) -> None:
         ttl = self.ttl_s
         if ttl <= 0:
             return
+        expires = time.time() + ttl
+        self._remember(key, stamp, answer, expires)
+        if self.shared:
+            try:
+                caches["default"].set(self._shared_key(key, stamp), (expires, answer), timeout=max(1, int(ttl) + 1))
+            except Exception as exc:
+                logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
+
+    def _remember(self, key, stamp, answer: bytes, expires: float) -> None:
         with self.lock:
             if len(self.entries) >= MAX_ENTRIES:
-                now = time.monotonic()
+                now = time.time()
                 self.entries = {k: v for k, v in self.entries.items() if v[0] >= now}
                 if len(self.entries) >= MAX_ENTRIES:
                     self.entries.clear()
-            self.entries[key] = (time.monotonic() + ttl, stamp, answer)
+            self.entries[key] = (expires, stamp, answer)
 
     def clear(self) -> None:
         with self.lock:
