@@ -212,7 +212,8 @@ REST_FRAMEWORK = {
         "clients.principal.BearerTokenAuthentication",
         "clients.principal.WalletHeaderAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Signed in to read; writes as clients.selectors.write_refusal decides (roles, management mode).
+    "DEFAULT_PERMISSION_CLASSES": ["clients.api.permissions.OwnWrites"],
     # Decimals as JSON numbers from their own digits (pipelabs/api/wire.py).
     "DEFAULT_RENDERER_CLASSES": ["pipelabs.api.wire.DecimalJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pipelabs.api.wire.DecimalJSONParser"],

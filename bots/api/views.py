@@ -24,7 +24,8 @@ from exchanges.errors import ExchangeTimeout, OrderStateUnknown
 from ledger import prices
 from ledger.models import BotTrade
 from ledger.selectors import balances_for_bot, pnl_for_bot, stats_for_bot, summaries_for_bots, volume_for_bots
-from pipelabs.api.base import IsAdmin, deleted
+from clients.api.permissions import AdminWrites
+from pipelabs.api.base import deleted
 from pipelabs.api.exceptions import Conflict
 from pipelabs.api.idempotency import HEADER, idempotent
 from pipelabs.api.memo import ListCache
@@ -154,6 +155,8 @@ class BotCreateView(APIView):
 
 
 class BotDetailView(hot.HotGetMixin, APIView):
+    trader_methods = ("PUT", "PATCH")  # edit a bot's config; deleting it is an admin's or its client's
+
     @extend_schema(responses=BotSerializer, tags=["bots"])
     def get(self, request, bot_id):
         return hot.json_bytes(bot_answer(request.user, bot_id))
@@ -348,6 +351,8 @@ class StartView(APIView):
     """Start the bot (idempotent: a running bot is left running); 409 while it is stopping or the
     kill switch is on. Its first tick reconciles its orders with the venue before trading."""
 
+    trader_methods = ("POST",)
+
     @extend_schema(request=None, responses=BotSerializer, tags=["bots"])
     def post(self, request, bot_id):
         bot = selectors.access_bot(request.user, bot_id)
@@ -361,6 +366,8 @@ STOP_UNDER_WAY = "Stopping: the engine cancels its open orders and syncs its fil
 class StopView(APIView):
     """Stop the bot (idempotent). It moves to stopping at once and places nothing more; the engine
     cancels its open orders (unless keep_orders) and syncs its last fills, so no venue is waited on here."""
+
+    trader_methods = ("POST",)
 
     @extend_schema(request=StopSerializer, responses=BotSerializer, tags=["bots"])
     def post(self, request, bot_id):
@@ -383,7 +390,7 @@ class PlaceOrderView(APIView):
     """A manual limit order for a client's account (admins): recorded as an order of no bot, audited,
     sent through the guard within MANUAL_ORDER_TIMEOUT_S; the venue's refusal or silence is the answer."""
 
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=OrderPlaceSerializer, parameters=[IDEMPOTENCY_KEY], tags=["orders"],
                    responses={201: inline_serializer("PlacedOrder", {

@@ -20,7 +20,8 @@ from clients.models import Client, Wallet
 from clients.principal import canonical_wallet, client_for_wallet
 from clients.selectors import CLIENT_NOT_FOUND, access_client, acting_client, clients_for
 from exchanges.models import ExchangeAccount
-from pipelabs.api.base import IsAdmin, deleted
+from clients.api.permissions import AdminWrites
+from pipelabs.api.base import deleted
 from pipelabs.api.exceptions import Conflict
 from pipelabs.middleware import _limited, client_key
 
@@ -112,7 +113,7 @@ class ByWalletView(APIView):
 
 
 class ClientsView(APIView):
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     @extend_schema(responses=inline_serializer("ClientList", {"clients": ClientOutSerializer(many=True)}),
                    tags=["clients"], operation_id="clients_list")
@@ -121,7 +122,7 @@ class ClientsView(APIView):
 
 
 class ClientCreateView(APIView):
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=ClientCreateSerializer, responses={201: ClientOutSerializer}, tags=["clients"])
     def post(self, request):
@@ -139,7 +140,7 @@ class ClientCreateView(APIView):
 
 
 class ClientDetailView(APIView):
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     @extend_schema(responses=ClientOutSerializer, tags=["clients"])
     def get(self, request, client_id):
@@ -174,6 +175,10 @@ class ClientDetailView(APIView):
 
 
 class ManagementModeView(APIView):
+    """A client chooses whether the agency operates its bots (managed) or it does (self); admins too."""
+
+    managed_clients_may = True
+
     @extend_schema(request=ManagementModeSerializer, responses=ClientOutSerializer, tags=["clients"])
     def put(self, request, client_id):
         client = _client(request, client_id)
@@ -254,7 +259,7 @@ def services_revoke_key(client: Client, *, actor: str) -> list[int]:
 
 
 class ClientConnectorView(APIView):
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=ConnectorInSerializer, tags=["clients"], responses=inline_serializer(
         "ConnectorSaved", {"status": serializers.CharField(), "connector": serializers.DictField()}))
@@ -292,7 +297,7 @@ class CredentialsView(APIView):
 
 
 class WalletAddView(APIView):
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=WalletInSerializer, responses={201: WALLET}, tags=["clients"],
                    operation_id="client_wallet_add")
@@ -309,7 +314,7 @@ class WalletAddView(APIView):
 
 
 class WalletDetailView(APIView):
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     def _wallet(self, request, client_id, wallet_id) -> Wallet:
         client = access_client(request.user, client_id)

@@ -1,22 +1,13 @@
-"""What every API view shares: root routes with and without a trailing slash, admin-only access."""
+"""What every API view shares: root routes with and without a trailing slash, deleted answers, the
+documented error answers. Who may call what: clients/api/permissions.py."""
 
 from django.urls import re_path
-from rest_framework.permissions import BasePermission
-
-ADMIN_ONLY = "Only an admin may do this."
 
 
 def route(pattern: str, view, name: str):
     """``pattern`` answered with and without a trailing slash, never redirected (a redirect breaks
     the browser's preflight and drops a POST's body)."""
     return re_path(rf"^{pattern}/?$", view, name=name)
-
-
-class IsAdmin(BasePermission):
-    message = ADMIN_ONLY
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_admin)
 
 
 def deleted(id_, key: str = "id") -> dict:
