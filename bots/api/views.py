@@ -16,7 +16,7 @@ from bots.api.serializers import (
 )
 from bots.manual import place_manual_order
 from bots.services import start_bot, stop_bot
-from bots.models import Bot
+from bots.models import Bot, Order
 from bots.services import delete_bots, update_bot
 from clients.selectors import acting_client
 from exchanges.models import ExchangeAccount
@@ -387,16 +387,19 @@ NO_SUCH_ORDER_ACCOUNT = "No exchange account of this client matches; give accoun
 
 
 class PlaceOrderView(APIView):
-    """A manual limit order for a client's account (admins): recorded as an order of no bot, audited,
-    sent through the guard within MANUAL_ORDER_TIMEOUT_S; the venue's refusal or silence is the answer."""
+    """A manual order for a client's account (admins): limit, or ``type: "market"`` (no price) on the
+    venues that take one cleanly (paper, BitMart, Coinstore, Jupiter; elsewhere a 400). Recorded as an
+    order of no bot, audited, sent through the guard within MANUAL_ORDER_TIMEOUT_S; the venue's
+    refusal or silence is the answer."""
 
     permission_classes = [AdminWrites]
 
     @extend_schema(request=OrderPlaceSerializer, parameters=[IDEMPOTENCY_KEY], tags=["orders"],
                    responses={201: inline_serializer("PlacedOrder", {
                        "id": serializers.IntegerField(), "client_order_id": serializers.CharField(),
-                       "status": serializers.CharField(), "amount": serializers.DecimalField(38, 18),
-                       "price": serializers.DecimalField(38, 18)})})
+                       "status": serializers.CharField(), "type": serializers.ChoiceField(["limit", "market"]),
+                       "amount": serializers.DecimalField(38, 18),
+                       "price": serializers.DecimalField(38, 18, allow_null=True)})})
     @idempotent
     def post(self, request):
         body = OrderPlaceSerializer(data=request.data)
@@ -419,7 +422,8 @@ class PlaceOrderView(APIView):
         symbol = intake.pair_from(data)
         try:
             order = place_manual_order(found[0], symbol=symbol, side=data["side"], amount=data["amount"],
-                                       price=data["price"], actor=request.user.actor)
+                                       price=data.get("price"), actor=request.user.actor,
+                                       kind=data.get("type") or data.get("order_type") or Order.Kind.LIMIT)
         except (ExchangeTimeout, OrderStateUnknown) as exc:
             answer = {"detail": str(exc), "code": exc.code}
             if getattr(exc, "client_order_id", ""):

@@ -23,7 +23,7 @@ def paths_without_trailing_slash(endpoints):
 ERROR_STATUSES = {
     "400": "Invalid input: `detail` names the first problem, `errors` lists them by field.",
     "401": "No valid token or wallet sign-in.",
-    "403": "Signed in but not allowed (e.g. an admin-only route).",
+    "403": "Signed in but not allowed: an admin-only route, an operator role without this right, or a managed client changing its bots or keys.",
     "404": "No such object, or it is another client's.",
     "409": "The request conflicts with the object's current state.",
     "429": "Rate limited; retry later.",
