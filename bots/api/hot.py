@@ -24,6 +24,8 @@ from exchanges.models import ExchangeAccount
 logger = logging.getLogger(__name__)
 
 _bot_columns = ", ".join(f'b."{field.column}"' for field in Bot._meta.concrete_fields)
+# Where the bot's client id sits in that row.
+BOT_CLIENT = [field.name for field in Bot._meta.concrete_fields].index("client")
 _BOT_ROW = (
     f'SELECT {_bot_columns}, a."name", a."exchange" FROM "{Bot._meta.db_table}" b '
     f'JOIN "{ExchangeAccount._meta.db_table}" a ON a."id" = b."account_id" WHERE b."id" = %s'

@@ -6,7 +6,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from bots import intake, selectors
 from bots.api import hot
@@ -25,10 +24,10 @@ from ledger import prices
 from ledger.models import BotTrade
 from ledger.selectors import balances_for_bot, pnl_for_bot, stats_for_bot, summaries_for_bots, volume_for_bots
 from clients.api.permissions import AdminWrites
-from pipelabs.api.base import deleted
+from pipelabs.api.base import ApiView, deleted
 from pipelabs.api.exceptions import Conflict
 from pipelabs.api.idempotency import HEADER, idempotent
-from pipelabs.api.memo import ListCache
+from pipelabs.api.memo import ListCache, writes_version
 from pipelabs.api.wire import dumps
 
 DEFAULT_PAGE_SIZE = 100
@@ -77,7 +76,12 @@ def bots_answer(principal, params) -> bytes:
     # Keyed by whose view it is: a client's own bots, or every client's.
     scope = "all" if principal.sees_all_clients else principal.client_id
     key = (scope, tuple(sorted(params.items())))
+    version = writes_version()
+    cached = list_cache.unchanged(key, version)
+    if cached is not None:
+        return cached
     stamp = hot.list_stamp(key, queryset)
+    list_cache.stamp_read(key, version, scope, stamp)
 
     def build():
         built_stamp = hot.list_stamp(key, queryset)
@@ -94,11 +98,19 @@ def bots_answer(principal, params) -> bytes:
 
 def bot_answer(principal, bot_id) -> bytes:
     """One bot rendered; answered from this process's memory while its row (every field the answer
-    shows) is unchanged, for up to API_DETAIL_CACHE_S (its health reads the heartbeat's age)."""
+    shows) is unchanged, for up to API_DETAIL_CACHE_S (its health reads the heartbeat's age). The row
+    is not read again while no write went through the API since it was; the caller's right to see the
+    bot is checked against the row's client either way."""
     bot_id = hot.bot_id_from(bot_id)
+    version = writes_version()
+    cached = detail_cache.unchanged(bot_id, version,
+                                    lambda owner: principal.sees_all_clients or owner == principal.client_id)
+    if cached is not None:
+        return cached
     row = hot.bot_row(principal, bot_id)
     if row is None:
         raise Http404(selectors.BOT_NOT_FOUND)
+    detail_cache.stamp_read(bot_id, version, row[hot.BOT_CLIENT], row)
     cached = detail_cache.get(bot_id, row)
     if cached is None:
         cached = dumps(bot_json(selectors.access_bot(principal, bot_id)))
@@ -106,7 +118,7 @@ def bot_answer(principal, bot_id) -> bytes:
     return cached
 
 
-class BotsView(hot.HotGetMixin, APIView):
+class BotsView(hot.HotGetMixin, ApiView):
     @extend_schema(
         parameters=[*(OpenApiParameter(name, str, required=False)
                       for name in ("account", "bot_type", "status", "include_balances")),
@@ -146,7 +158,7 @@ def create(request):
     return Response(answer, status=201)
 
 
-class BotCreateView(APIView):
+class BotCreateView(ApiView):
     @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
                    parameters=[IDEMPOTENCY_KEY])
     @idempotent
@@ -154,7 +166,7 @@ class BotCreateView(APIView):
         return create(request)
 
 
-class BotDetailView(hot.HotGetMixin, APIView):
+class BotDetailView(hot.HotGetMixin, ApiView):
     trader_methods = ("PUT", "PATCH")  # edit a bot's config; deleting it is an admin's or its client's
 
     @extend_schema(responses=BotSerializer, tags=["bots"])
@@ -209,7 +221,7 @@ class BotDetailView(hot.HotGetMixin, APIView):
         return Response(deleted(bot.pk))
 
 
-class BalanceAndVolumeView(APIView):
+class BalanceAndVolumeView(ApiView):
     @extend_schema(tags=["bots"], responses=inline_serializer("BalanceAndVolume", {
         "bot_id": serializers.IntegerField(), "bot_type": serializers.CharField(), "pair": serializers.CharField(),
         "available": serializers.DictField(), "locked": serializers.DictField(), "volume": serializers.DictField(),
@@ -258,7 +270,7 @@ def _trade_json(trade: BotTrade, rate) -> dict:
     }
 
 
-class StatsView(APIView):
+class StatsView(ApiView):
     @extend_schema(tags=["bots"], responses=inline_serializer("BotStats", {
         "bot_id": serializers.IntegerField(), "total_trades": serializers.IntegerField(),
         "buy_count": serializers.IntegerField(), "sell_count": serializers.IntegerField(),
@@ -285,7 +297,7 @@ class _Echo:
         return value
 
 
-class TradesView(APIView):
+class TradesView(ApiView):
     @extend_schema(tags=["bots"], parameters=[OpenApiParameter("format", str, enum=["json", "csv"], required=False),
                                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
                    responses=inline_serializer("BotTrades", {"trades": serializers.ListField(),
@@ -318,7 +330,7 @@ class TradesView(APIView):
         return response
 
 
-class HealthSummaryView(APIView):
+class HealthSummaryView(ApiView):
     @extend_schema(tags=["bots"], responses=inline_serializer("BotHealthSummary", {
         name: serializers.IntegerField() for name in ("total", "running", "stopped", "error", "stale", "healthy")
     }))
@@ -326,7 +338,7 @@ class HealthSummaryView(APIView):
         return Response(selectors.health_summary(request.user))
 
 
-class AddCredentialsView(APIView):
+class AddCredentialsView(ApiView):
     @extend_schema(request=CredentialsSerializer, tags=["bots"], responses=inline_serializer("CredentialsSaved", {
         "status": serializers.CharField(), "bot_id": serializers.IntegerField(),
         "api_key_preview": serializers.CharField(allow_null=True), "has_key": serializers.BooleanField(),
@@ -347,7 +359,7 @@ class AddCredentialsView(APIView):
                          "has_wallet_key": bool(bot.account.wallet and bot.account.wallet.has_private_key)})
 
 
-class StartView(APIView):
+class StartView(ApiView):
     """Start the bot (idempotent: a running bot is left running); 409 while it is stopping or the
     kill switch is on. Its first tick reconciles its orders with the venue before trading."""
 
@@ -363,7 +375,7 @@ class StartView(APIView):
 STOP_UNDER_WAY = "Stopping: the engine cancels its open orders and syncs its fills, then it reads stopped."
 
 
-class StopView(APIView):
+class StopView(ApiView):
     """Stop the bot (idempotent). It moves to stopping at once and places nothing more; the engine
     cancels its open orders (unless keep_orders) and syncs its last fills, so no venue is waited on here."""
 
@@ -386,7 +398,7 @@ class StopView(APIView):
 NO_SUCH_ORDER_ACCOUNT = "No exchange account of this client matches; give account_id, or account and connector."
 
 
-class PlaceOrderView(APIView):
+class PlaceOrderView(ApiView):
     """A manual order for a client's account (admins): limit, or ``type: "market"`` (no price) on the
     venues that take one cleanly (paper, BitMart, Coinstore, Jupiter; elsewhere a 400). Recorded as an
     order of no bot, audited, sent through the guard within MANUAL_ORDER_TIMEOUT_S; the venue's

@@ -4,13 +4,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from bots.services import normalise_symbol
 from clients.selectors import access_client
 from exchanges.models import ExchangeAccount
 from ledger.selectors import current_balances, portfolio, stored_price
 from clients.api.permissions import AdminWrites
+from pipelabs.api.base import ApiView
 
 PRICE_NOT_FOUND = "Price not found: no stored price for {pair} on {connector} yet."
 PRICE_PARAMS = "Give connector and pair, e.g. ?connector=bitmart&pair=SHARP/USDT."
@@ -22,7 +22,7 @@ BALANCE = inline_serializer("AccountBalance", {
 })
 
 
-class AdminClientBalancesView(APIView):
+class AdminClientBalancesView(ApiView):
     permission_classes = [AdminWrites]
 
     @extend_schema(tags=["portfolio"], responses=inline_serializer("ClientBalances", {"balances": BALANCE}))
@@ -32,7 +32,7 @@ class AdminClientBalancesView(APIView):
         return Response({"client_id": client.pk, "balances": current_balances(ids)})
 
 
-class PortfolioView(APIView):
+class PortfolioView(ApiView):
     permission_classes = [AdminWrites]
     @extend_schema(tags=["portfolio"], parameters=[OpenApiParameter("account", str, required=False)],
                    responses=inline_serializer("Portfolio", {"exchanges": serializers.ListField(),
@@ -55,7 +55,7 @@ class PortfolioView(APIView):
         return Response({"account": account or None, **portfolio(accounts.values_list("pk", flat=True))})
 
 
-class MarketPriceView(APIView):
+class MarketPriceView(ApiView):
     permission_classes = [AdminWrites]
     @extend_schema(tags=["portfolio"], parameters=[OpenApiParameter("connector", str), OpenApiParameter("pair", str)],
                    responses=inline_serializer("MarketPrice", {

@@ -2,12 +2,26 @@
 documented error answers. Who may call what: clients/api/permissions.py."""
 
 from django.urls import re_path
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.views import APIView
+
+from pipelabs.api.memo import note_write
 
 
 def route(pattern: str, view, name: str):
     """``pattern`` answered with and without a trailing slash, never redirected (a redirect breaks
     the browser's preflight and drops a POST's body)."""
     return re_path(rf"^{pattern}/?$", view, name=name)
+
+
+class ApiView(APIView):
+    """Every API view: a request that may have written (any method but GET/HEAD/OPTIONS, answered
+    or refused) makes every process re-read the stamps of the answers it remembers."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if request.method not in SAFE_METHODS:
+            note_write()
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def deleted(id_, key: str = "id") -> dict:

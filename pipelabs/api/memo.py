@@ -1,9 +1,11 @@
 """Rendered answers kept in memory (per process) and in the shared cache (Redis in production), each
 valid while its stamp is unchanged and for a few seconds at most.
 
-A stamp is read from the database on every request (one cheap query: the rows' count and last
-change, or the row itself), so a write through the API is seen by the next read in any process;
-only changes that do not touch the stamp (a heartbeat, a new balance snapshot) wait for the TTL.
+A stamp is read from the database (one cheap query: the rows' count and last change, or the row
+itself) unless no write went through the API since this process last read it: every write
+request changes a shared version (``note_write``), so a write through the API is seen by the next
+read in any process. Other writers (the engine's heartbeats, a new balance snapshot, the admin)
+are seen within the TTL.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
@@ -25,6 +28,32 @@ MAX_ENTRIES = 512
 # most this many TTLs; past that (builds failing) the request builds it itself.
 MAX_STALE_TTLS = 5
 REFRESH_LOCK_S = 30
+WRITES_KEY = "api:writes"
+
+
+def writes_version() -> str | None:
+    """A token that changes with every write request to the API; None when the cache cannot say
+    (then every read asks the database)."""
+    try:
+        cache = caches["default"]
+        version = cache.get(WRITES_KEY)
+        if version is None:
+            cache.add(WRITES_KEY, uuid.uuid4().hex, None)
+            version = cache.get(WRITES_KEY)
+        return version
+    except Exception as exc:
+        logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
+        return None
+
+
+def note_write() -> None:
+    """After a write request: every process asks the database again before answering from memory.
+    A random token rather than a counter, so a cache that lost the key cannot repeat an old value."""
+    try:
+        caches["default"].set(WRITES_KEY, uuid.uuid4().hex, None)
+    except Exception as exc:
+        logger.warning("shared answer cache unavailable (%s); reads may trail this write by their TTL",
+                       type(exc).__name__)
 
 
 class ListCache:
@@ -43,6 +72,7 @@ class ListCache:
         self.setting = setting
         self.shared = shared
         self.entries: dict = {}
+        self.checked: dict = {}  # key -> (writes version, owner, stamp) when the stamp was last read
         self.refreshing: set = set()
         self.lock = threading.Lock()
 
@@ -52,6 +82,26 @@ class ListCache:
 
     def _shared_key(self, key, stamp) -> str:
         return "answer:" + self.setting + ":" + hashlib.sha256(repr((key, stamp)).encode()).hexdigest()
+
+    def unchanged(self, key, version, may_see=lambda owner: True) -> bytes | None:
+        """The fresh answer for ``key`` if no write went through the API since its stamp was read
+        here (``version``) and the caller ``may_see`` its owner; else None (read the stamp)."""
+        if version is None:
+            return None
+        with self.lock:
+            checked = self.checked.get(key)
+        if checked is None or checked[0] != version or not may_see(checked[1]):
+            return None
+        return self.get(key, checked[2])
+
+    def stamp_read(self, key, version, owner, stamp) -> None:
+        """``stamp`` was read from the database for ``key`` after ``version`` was read."""
+        if version is None or self.ttl_s <= 0:
+            return
+        with self.lock:
+            if len(self.checked) >= MAX_ENTRIES:
+                self.checked.clear()
+            self.checked[key] = (version, owner, stamp)
 
     def get(self, key, stamp) -> bytes | None:
         """The fresh answer for ``key`` under ``stamp``, else None."""
@@ -150,3 +200,4 @@ class ListCache:
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
+            self.checked.clear()

@@ -32,21 +32,29 @@ def acme():
     return client, api, ExchangeAccountFactory(client=client, name="main")
 
 
-def test_detail_is_answered_from_memory_until_any_field_of_its_row_changes(acme, settings):
+def test_detail_is_answered_from_memory_until_an_api_write_or_its_ttl(acme, settings):
     settings.API_DETAIL_CACHE_S = 60
     client, api, account = acme
     bot = BotFactory(client=client, account=account)
     first = api.get(f"/bots/{bot.pk}")
     with CaptureQueriesContext(connection) as hit:
         again = api.get(f"/bots/{bot.pk}")
-    assert again.content == first.content and len(hit) == 1  # the row that stamps it, nothing else
-    # Another process (the engine) writes without touching updated_at: still seen at once.
+    assert again.content == first.content and len(hit) == 0
+    # The engine writes without touching updated_at: within the TTL it is not re-read...
     Bot.objects.filter(pk=bot.pk).update(heartbeat_at=timezone.now(), health_message="Trade skipped")
-    assert body(api.get(f"/bots/{bot.pk}"))["health_message"] == "Trade skipped"
+    assert body(api.get(f"/bots/{bot.pk}"))["health_message"] == ""
+    # ...until any write through the API (here to another client's object, refused even): the row is
+    # read again, and any field of it that changed is a new answer.
+    client_with_token("other")[1].post(f"/bots/{bot.pk}/start")
+    with CaptureQueriesContext(connection) as checked:
+        assert body(api.get(f"/bots/{bot.pk}"))["health_message"] == "Trade skipped"
+    assert len(checked) >= 1
     assert api.patch(f"/bots/{bot.pk}", {"name": "renamed"}).status_code == 200
+    settings.API_DETAIL_CACHE_S = 0.05  # past its TTL, a write from elsewhere is seen without one
     assert body(api.get(f"/bots/{bot.pk}"))["name"] == "renamed"
     account.name = "desk"
     account.save()
+    time.sleep(0.06)
     assert body(api.get(f"/bots/{bot.pk}"))["account"] == "desk"
 
 
@@ -71,8 +79,16 @@ def test_list_write_is_seen_by_the_next_read_and_bad_input_still_answers_400(acm
     client, api, account = acme
     bot = BotFactory(client=client, account=account)
     assert body(api.get("/bots"))["bots"][0]["status"] == "stopped"
-    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RUNNING, updated_at=timezone.now())
+    assert api.post(f"/bots/{bot.pk}/start").status_code == 200
+    settings.API_LIST_CACHE_S = 0.05  # a write from elsewhere: seen once the TTL has passed
     assert body(api.get("/bots"))["bots"][0]["status"] == "running"
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.ERROR, updated_at=timezone.now())
+    time.sleep(0.06)
+    ListCache.background = False
+    try:
+        assert body(api.get("/bots"))["bots"][0]["status"] == "error"
+    finally:
+        ListCache.background = True
     for params in ({"page": "0"}, {"page_size": "x"}, {"page": "²"}):
         answer = api.get("/bots", params)
         assert answer.status_code == 400 and "page" in body(answer)["detail"]
