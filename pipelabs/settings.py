@@ -265,7 +265,7 @@ SPECTACULAR_SETTINGS = {
     # Every error answer ({"detail", "code"}) documented on every operation, as the handler sends it.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "pipelabs.api.base.error_responses"],
     "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"],
-                            "LimitOnly": ["limit"]},
+                            "OrderKind": ["limit", "market"]},
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
