@@ -28,6 +28,9 @@ MAX_ENTRIES = 512
 # most this many TTLs; past that (builds failing) the request builds it itself.
 MAX_STALE_TTLS = 5
 REFRESH_LOCK_S = 30
+# While the next answer is built elsewhere, an expired one is served from this process's memory for
+# this long before the shared cache is asked again (not on every request: it is ~100 KB).
+GRACE_S = 0.2
 WRITES_KEY = "api:writes"
 
 
@@ -92,7 +95,8 @@ class ListCache:
             checked = self.checked.get(key)
         if checked is None or checked[0] != version or not may_see(checked[1]):
             return None
-        return self.get(key, checked[2])
+        found = self._lookup(key, checked[2], shared=False)
+        return found[1] if found is not None and found[0] >= time.time() else None
 
     def stamp_read(self, key, version, owner, stamp) -> None:
         """``stamp`` was read from the database for ``key`` after ``version`` was read."""
@@ -117,30 +121,32 @@ class ListCache:
         now = time.time()
         if found is not None and found[0] >= now:
             return found[1]
-        if found is not None and self.background and now - found[0] < MAX_STALE_TTLS * self.ttl_s:
+        if found is not None and self.background and now - found[2] < MAX_STALE_TTLS * self.ttl_s:
             self._refresh_in_background(key, build)
+            self._remember(key, stamp, found[1], found[2], fresh_until=now + min(GRACE_S, self.ttl_s))
             return found[1]
         built_stamp, answer = build()
         self.put(key, built_stamp, answer)
         return answer
 
-    def _lookup(self, key, stamp) -> tuple[float, bytes] | None:
-        """(expiry, answer) kept for ``key`` under ``stamp``, fresh or not; None when none is."""
+    def _lookup(self, key, stamp, *, shared: bool = True) -> tuple[float, bytes, float] | None:
+        """(served until, answer, expiry) kept for ``key`` under ``stamp``, fresh or not; None when
+        none is. An answer is served past its expiry only for a grace while its successor is built."""
         if self.ttl_s <= 0:
             return None
         with self.lock:
             entry = self.entries.get(key)
-        mine = (entry[0], entry[2]) if entry is not None and entry[1] == stamp else None
-        if not self.shared or (mine is not None and mine[0] >= time.time()):
+        mine = (entry[0], entry[2], entry[3]) if entry is not None and entry[1] == stamp else None
+        if not (shared and self.shared) or (mine is not None and mine[0] >= time.time()):
             return mine
         try:
             found = caches["default"].get(self._shared_key(key, stamp))
         except Exception as exc:  # the cache is an accelerator: down or hung means build the answer
             logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
             return mine
-        if found and (mine is None or found[0] > mine[0]):
+        if found and (mine is None or found[0] > mine[2]):
             self._remember(key, stamp, found[1], found[0])
-            return found
+            return found[0], found[1], found[0]
         return mine
 
     def _refresh_in_background(self, key, build) -> None:
@@ -188,14 +194,14 @@ class ListCache:
             except Exception as exc:
                 logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
 
-    def _remember(self, key, stamp, answer: bytes, expires: float) -> None:
+    def _remember(self, key, stamp, answer: bytes, expires: float, *, fresh_until: float | None = None) -> None:
         with self.lock:
             if len(self.entries) >= MAX_ENTRIES:
                 now = time.time()
                 self.entries = {k: v for k, v in self.entries.items() if v[0] >= now}
                 if len(self.entries) >= MAX_ENTRIES:
                     self.entries.clear()
-            self.entries[key] = (expires, stamp, answer)
+            self.entries[key] = (fresh_until or expires, stamp, answer, expires)
 
     def clear(self) -> None:
         with self.lock:
