@@ -75,7 +75,7 @@ def test_padded_database_url_selects_postgres_with_pre_ping():
 def test_redis_url_moves_cache_and_broker_to_redis():
     values = settings_in_child({"REDIS_URL": "redis://127.0.0.1:6379/3"})
     assert values["broker"] == "redis"
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "pipelabs.cache.RedisCache"  # Django's, one client per pool (pipelabs/cache.py)
 
 
 def test_cors_origins_and_hosts_come_from_env():
