@@ -23,7 +23,7 @@ from bots.services import (
 from ledger.models import BalanceSnapshot
 from ledger.selectors import stats_for_bot, summaries_for_bots
 from pipelabs.admin import FiguresAdmin, ReadOnlyAdmin
-from pipelabs.display import age, amount, chart
+from pipelabs.display import account_label, age, amount, chart
 from pipelabs.models import AuditEvent
 
 STATUS_COLOURS = {
@@ -32,11 +32,6 @@ STATUS_COLOURS = {
     Bot.Status.PAUSED: "#9a6700",
     Bot.Status.STOPPING: "#9a6700",
 }
-
-
-def account_label(account) -> str:
-    """'Client name · bitmart:main', so accounts of different clients can be told apart."""
-    return f"{account.client.name} · {account}"
 
 
 class BotForm(forms.ModelForm):

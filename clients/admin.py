@@ -1,9 +1,16 @@
 from django.contrib import admin
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
+from bots.admin import STATUS_COLOURS
+from bots.models import Bot
 from clients.models import Client, Wallet
+from exchanges.models import ExchangeAccount
+from pipelabs.display import age, usd
+from pipelabs.selectors import client_totals
 
 
 class WalletInline(admin.TabularInline):
@@ -17,17 +24,101 @@ class WalletInline(admin.TabularInline):
         return wallet.has_private_key
 
 
+class ShownInline(admin.TabularInline):
+    """Rows shown on the client's page and changed on their own page (the link on each row)."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AccountInline(ShownInline):
+    model = ExchangeAccount
+    fields = ("name", "exchange", "key", "connection", "created_at")
+    readonly_fields = fields
+    verbose_name_plural = "Exchange accounts (settings and keys on each account's page)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("client", "credential")
+
+    @admin.display(description="API key")
+    def key(self, account):
+        credential = getattr(account, "credential", None)
+        return f"••••{credential.key_hint}" if credential else "—"
+
+    @admin.display(description="Last connection test")
+    def connection(self, account):
+        if account.test_ok is None:
+            return "—"
+        return f"{'OK' if account.test_ok else 'Failed'} {age(account.tested_at)}"
+
+
+class BotInline(ShownInline):
+    model = Bot
+    fields = ("bot", "bot_type", "account_name", "symbol", "state", "heartbeat")
+    readonly_fields = fields
+    verbose_name_plural = "Bots (started, stopped and configured on each bot's page)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("client", "account")
+
+    @admin.display(description="Bot")
+    def bot(self, bot):
+        return format_html('<a href="{}">{}</a>', reverse("admin:bots_bot_change", args=[bot.pk]), bot.name)
+
+    @admin.display(description="Account")
+    def account_name(self, bot):
+        return str(bot.account)
+
+    @admin.display(description="Status")
+    def state(self, bot):
+        return format_html('<b style="color:{}">{}</b>', STATUS_COLOURS.get(bot.status, "#57606a"),
+                           bot.get_status_display())
+
+    @admin.display(description="Heartbeat")
+    def heartbeat(self, bot):
+        return age(bot.heartbeat_at)
+
+
 @method_decorator(sensitive_post_parameters("private_key"), name="changeform_view")
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     list_display = ("name", "role", "is_active", "bot_count", "created_at")
     list_filter = ("role", "is_active")
     search_fields = ("name", "wallets__address")
-    inlines = [WalletInline]
+    inlines = [WalletInline, AccountInline, BotInline]
     actions = ["issue_api_token"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(bot_total=Count("bots", distinct=True))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("totals",) if obj else ()
+
+    def get_fieldsets(self, request, obj=None):
+        fields = [name for name in self.get_fields(request, obj) if name != "totals"]
+        return [("Totals", {"fields": ["totals"]}), (None, {"fields": fields})] if obj else [(None, {"fields": fields})]
+
+    @admin.display(description="Bots and money")
+    def totals(self, client):
+        totals = client_totals(client)
+        statuses = ", ".join(f"{count} {label.lower()}" for label, count in totals["bots"]) or "none yet"
+        volume_note = f" ({totals['volume_missing']} bot(s) without a USD price)" if totals["volume_missing"] else ""
+        pnl_note = f" ({totals['pnl_missing']} bot(s) without a mark or USD price)" if totals["pnl_missing"] else ""
+        return format_html(
+            '<div id="client-totals">{} bot(s): {}<br>24h volume <b>{}</b>{} · realized P&amp;L <b>{}</b>'
+            ' · unrealized P&amp;L <b>{}</b>{}</div>',
+            totals["bot_count"], statuses, usd(totals["volume_24h_usd"]), volume_note, usd(totals["realized_usd"]),
+            usd(totals["unrealized_usd"]), pnl_note)
 
     @admin.action(description="Issue an API token (shown once)", permissions=["change"])
     def issue_api_token(self, request, queryset):

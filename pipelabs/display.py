@@ -23,6 +23,17 @@ def amount(value) -> str:
     return f"{number.normalize():,f}"
 
 
+def usd(value) -> str:
+    """A USD figure to the cent: '$12,345.6'; None -> '-'."""
+    return f"${amount(round(value, 2))}" if value is not None else "-"
+
+
+def account_label(account) -> str:
+    """'Demo client · paper:main': an account as operators name it, its client first, so two clients'
+    'main' accounts are told apart. Reads account.client: load it with select_related."""
+    return f"{account.client.name} · {account}"
+
+
 def age(moment: datetime | None, now: datetime | None = None) -> str:
     """'12 s ago', '5 min ago', '3 h ago', '2 d ago'; None -> 'never'."""
     if moment is None:

@@ -1,4 +1,5 @@
-"""What the operators' dashboard (the admin's index) reads: a handful of queries, no venue call."""
+"""What the operators' screens read beyond one model's rows: the dashboard (the admin's index) and a
+client's totals. A handful of queries each, whatever the number of bots; no venue call."""
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,6 +23,32 @@ def _sum(values):
     return total, len(values) - len(known)
 
 
+def money_for_bots(bots, now) -> dict:
+    """24h volume and realized / unrealized P&L in USD over ``bots``, and how many lacked a USD figure."""
+    volume = volume_for_bots(bots, now=now)
+    pnl = pnl_for_bots(bots, now=now)
+    volume_usd, volume_missing = _sum([v["usd_volume"] for v in volume.values()])
+    realized, realized_missing = _sum([(p["usd"] or {}).get("realized") for p in pnl.values()])
+    unrealized, unrealized_missing = _sum([(p["usd"] or {}).get("unrealized") for p in pnl.values()])
+    return {"volume_24h_usd": volume_usd, "volume_missing": volume_missing, "realized_usd": realized,
+            "unrealized_usd": unrealized, "pnl_missing": max(realized_missing, unrealized_missing)}
+
+
+def client_totals(client, now=None) -> dict:
+    """A client's bots per status (labels, in the status order) and their money, as money_for_bots."""
+    now = now or timezone.now()
+    bots = list(Bot.objects.filter(client=client).select_related("account"))
+    counts = {status: 0 for status in Bot.Status.values}
+    for bot in bots:
+        counts[bot.status] += 1
+    return {
+        "bots": [(Bot.Status(status).label, count) for status, count in counts.items() if count],
+        "bot_count": len(bots),
+        # Never-started bots have no trades, hence no figures (the dashboard counts the same way).
+        **money_for_bots([b for b in bots if b.status != Bot.Status.CREATED], now),
+    }
+
+
 def dashboard(now=None) -> dict:
     from django_q.models import Failure
 
@@ -37,20 +64,11 @@ def dashboard(now=None) -> dict:
         stale=Count("id", filter=running & (Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))),
     )
     bots = list(Bot.objects.select_related("account").exclude(status=Bot.Status.CREATED))
-    volume = volume_for_bots(bots, now=now)
-    pnl = pnl_for_bots(bots, now=now)
-    volume_usd, volume_missing = _sum([v["usd_volume"] for v in volume.values()])
-    realized, realized_missing = _sum([(p["usd"] or {}).get("realized") for p in pnl.values()])
-    unrealized, unrealized_missing = _sum([(p["usd"] or {}).get("unrealized") for p in pnl.values()])
     heartbeat = WorkerHeartbeat.objects.order_by("-seen_at").first()
     switch = KillSwitch.objects.filter(pk=1).first()
     return {
         "bots": counts,
-        "volume_24h_usd": volume_usd,
-        "volume_missing": volume_missing,
-        "realized_usd": realized,
-        "unrealized_usd": unrealized,
-        "pnl_missing": max(realized_missing, unrealized_missing),
+        **money_for_bots(bots, now),
         "stale_accounts": list(BalanceRefresh.objects.filter(is_stale=True).select_related("account__client")
                                .order_by("-last_attempt_at")[:RECENT]),
         "alerts": list(AuditEvent.objects.filter(action__in=ALERT_ACTIONS).order_by("-created_at")[:RECENT]),
