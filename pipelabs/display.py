@@ -47,6 +47,15 @@ def age(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{seconds} s ago"
 
 
+def duration(span) -> str:
+    """A timedelta as people say it: '45 s', '15 min', '2 h', '3 d'."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0 or seconds >= size * 2:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 def chart(title: str, points: list[tuple[str, "Decimal"]], *, unit: str = "", width: int = 420, height: int = 120,
           colour: str = "#0969da") -> str:
     """A small line chart as inline SVG (no script, no CDN): ``points`` are (label, value) in order.

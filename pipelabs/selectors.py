@@ -79,3 +79,74 @@ def dashboard(now=None) -> dict:
         "kill_switch": switch,
         "now": now,
     }
+
+
+# --- accounts and prices by name ------------------------------------------------------------------
+NO_USD_MARKET = "no USD price: no price stored for any {asset} market"
+ONLY_OTHER_QUOTES = "no USD price: {asset} is priced only against {quotes} ({symbols}), and there is no {wanted} price"
+PRICED_SINCE = "no USD price at the last refresh; {symbol} has been priced since"
+PRICE_TOO_OLD = "USD price older than {limit}: {symbol} taken {age}"
+
+
+def venue_labels(keys) -> dict[str, str]:
+    """Price venue keys as operators know them: 'paper:7' (one paper account's own prices) becomes
+    'Demo client · paper:main'; an exchange id stays itself. One query for the paper accounts."""
+    from exchanges.models import ExchangeAccount
+    from pipelabs.display import account_label
+
+    keys = set(keys)
+    ids = {int(key.split(":", 1)[1]): key for key in keys
+           if key.startswith("paper:") and key.split(":", 1)[1].isdigit()}
+    labels = {key: key for key in keys}
+    for account in ExchangeAccount.objects.filter(pk__in=list(ids)).select_related("client"):
+        labels[ids[account.pk]] = account_label(account)
+    for pk, key in ids.items():
+        if labels[key] == key:
+            labels[key] = f"paper account {pk} (deleted)"
+    return labels
+
+
+def usd_notes(assets, now=None) -> dict[str, dict]:
+    """For each of ``assets``: ``missing``, why a balance of it has no USD value, and ``stale``, set
+    when its newest USD price is past USD_RATE_MAX_AGE_S (a value shown rests on an old price).
+    USD stablecoins are left out. One query whatever the number of assets.
+
+    The ledger values an asset through ASSET/USDT, ASSET/USDC or ASSET/USD (ledger.prices.usd_rate);
+    a market against another quote (SOL, BTC) gives no USD value, and the note says so.
+    """
+    from django.db.models import Q
+
+    from ledger import prices
+    from ledger.models import PriceSnapshot
+    from pipelabs.display import age, duration
+
+    now = now or timezone.now()
+    assets = sorted({a.upper() for a in assets if a and not prices.is_usd_stable(a)})
+    if not assets:
+        return {}
+    query = Q()
+    for asset in assets:
+        query |= Q(symbol__startswith=f"{asset}/")
+    stored: dict[str, list] = {}
+    for snapshot in PriceSnapshot.objects.filter(query).only("symbol", "exchange", "taken_at"):
+        stored.setdefault(snapshot.symbol.split("/", 1)[0], []).append(snapshot)
+    limit = prices.max_age("USD_RATE_MAX_AGE_S")
+    notes = {}
+    for asset in assets:
+        snapshots = stored.get(asset, [])
+        usd = [s for s in snapshots if s.symbol in prices.usd_symbols(asset)]
+        stale = None
+        if usd:
+            newest = max(usd, key=lambda s: s.taken_at)
+            if now - newest.taken_at > limit:
+                stale = PRICE_TOO_OLD.format(limit=duration(limit), symbol=newest.symbol, age=age(newest.taken_at, now))
+            missing = stale or PRICED_SINCE.format(symbol=newest.symbol)
+        elif snapshots:
+            symbols = sorted({s.symbol for s in snapshots})
+            missing = ONLY_OTHER_QUOTES.format(
+                asset=asset, quotes=", ".join(sorted({s.split("/", 1)[1] for s in symbols})),
+                symbols=", ".join(symbols), wanted=" or ".join(prices.usd_symbols(asset)))
+        else:
+            missing = NO_USD_MARKET.format(asset=asset)
+        notes[asset] = {"missing": missing, "stale": stale}
+    return notes
