@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 
 from exchanges.forms import SECRET_FIELDS, VENUE_NAMES, AccountForm, venue_fields
 from exchanges.models import ExchangeAccount, ExchangeCredential, PaperBalance, PaperMarket, PaperOrder
-from exchanges.services import TEST_QUEUED, queue_connection_test, save_account, save_credentials
-from pipelabs.admin import ReadOnlyAdmin, account_column, usd_value_shown
+from exchanges.services import (
+    TEST_QUEUED, delete_account, delete_credentials, queue_connection_test, save_account, save_credentials,
+)
+from pipelabs.admin import ReadOnlyAdmin, ServiceRefusals, account_column, usd_value_shown
 from pipelabs.display import account_label, age, amount
 from pipelabs.selectors import usd_notes
 
@@ -41,7 +43,7 @@ class CredentialInline(admin.StackedInline):
 # add_view and change_view both go through changeform_view.
 @method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="changeform_view")
 @admin.register(ExchangeAccount)
-class ExchangeAccountAdmin(admin.ModelAdmin):
+class ExchangeAccountAdmin(ServiceRefusals, admin.ModelAdmin):
     form = AccountForm
     list_display = ("__str__", "client", "exchange", "key", "key_status", "created_at")
     readonly_fields = ("test_status", "tested_at", "test_message")
@@ -135,6 +137,22 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             )
             self.message_user(request, "Credentials encrypted and saved." + (
                 " A worker is testing them; the answer appears on the account." if data.get("test_after_save") else ""))
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ExchangeCredential:
+            return super().save_formset(request, form, formset, change)
+        # The key's only change here is its removal (it is typed in the account form): audited.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for row in formset.deleted_forms:
+            if row.instance.pk and delete_credentials(form.instance, actor=request.user.get_username()):
+                formset.deleted_objects.append(row.instance)
+
+    def delete_model(self, request, obj):
+        delete_account(obj, actor=request.user.get_username())
+
+    def delete_queryset(self, request, queryset):
+        for account in queryset:
+            delete_account(account, actor=request.user.get_username())
 
     @admin.action(description="Test connection (balance request, in the background)")
     def test_connection(self, request, queryset):

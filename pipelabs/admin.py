@@ -5,6 +5,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import DataError, models, transaction
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
 from pipelabs.display import account_label, amount
@@ -124,6 +125,30 @@ def usd_value_shown(value, note: dict) -> str:
         return format_html('${} <span class="usd-stale" style="color:#9a6700">({})</span>', amount(round(value, 2)),
                            note["stale"])
     return f"${amount(round(value, 2))}"
+
+
+class ServiceRefusals:
+    """Admin saves and deletes go through services, which re-check at write time (a bot may start
+    using a wallet after the form was checked). Their ValidationError, whose transaction rolled the
+    change back, reads as a message on the page instead of a 500."""
+
+    def _refused(self, request, error: ValidationError, url: str):
+        self.message_user(request, " ".join(error.messages), messages.ERROR)
+        return HttpResponseRedirect(url)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            return self._refused(request, error, request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as error:
+            opts = self.model._meta
+            return self._refused(request, error, reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
+                                                         args=[object_id]))
 
 
 class ReadOnlyAdmin(FiguresAdmin):
