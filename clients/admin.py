@@ -68,7 +68,7 @@ class AccountInline(ShownInline):
 
 class BotInline(ShownInline):
     model = Bot
-    fields = ("bot", "bot_type", "account_name", "symbol", "state", "heartbeat")
+    fields = ("bot", "bot_type", "account_name", "symbol", "coloured_status", "heartbeat")
     readonly_fields = fields
     verbose_name_plural = "Bots (started, stopped and configured on each bot's page)"
 
@@ -84,7 +84,7 @@ class BotInline(ShownInline):
         return str(bot.account)
 
     @admin.display(description="Status")
-    def state(self, bot):
+    def coloured_status(self, bot):
         return format_html('<b style="color:{}">{}</b>', STATUS_COLOURS.get(bot.status, "#57606a"),
                            bot.get_status_display())
 

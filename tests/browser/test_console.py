@@ -33,7 +33,7 @@ def status_of(page) -> str:
 
 
 def test_operator_signs_in_and_sees_the_dashboard(page):
-    BotFactory(status=Bot.Status.RUNNING, heartbeat_at=timezone.now())
+    bot = BotFactory(status=Bot.Status.RUNNING, heartbeat_at=timezone.now())
     _, password = create_operator("alice")
     page.goto("/admin/")
     assert "/admin/login/" in page.url
@@ -46,6 +46,9 @@ def test_operator_signs_in_and_sees_the_dashboard(page):
     page.wait_for_selector("#dashboard")
     assert page.locator("#dashboard .tile").first.inner_text().split() == ["1", "running"]
     screenshot(page, "dashboard")
+    page.goto(f"/admin/clients/client/{bot.client_id}/change/")
+    assert "1 bot(s): 1 running" in page.locator("#client-totals").inner_text()
+    screenshot(page, "client_page")
 
 
 def test_trader_starts_and_stops_a_paper_bot_from_its_page(open_as):

@@ -62,6 +62,7 @@ def test_client_page_shows_its_wallets_accounts_bots_and_totals(operator):
     assert wallet.address in page and "treasury" in page
     assert "paper-main" in page
     assert f'href="/admin/bots/bot/{running.pk}/change/"' in page and "vol-2" in page and "not-mine" not in page
+    assert '<b style="color:#1a7f37">Running</b>' in page and '<b style="color:#cf222e">Error</b>' in page
     # Shown, not edited here: no bot or account form fields on the client's page.
     assert 'name="bots-0-name"' not in page and 'name="exchange_accounts-0-name"' not in page
 
