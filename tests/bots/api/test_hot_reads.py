@@ -163,3 +163,25 @@ def test_redis_backend_counts_in_one_trip_with_djangos_meaning(redis_url, settin
     assert cache.incr("hits") == 2 and cache.incr("hits", 5) == 7
     assert cache._cache.get_client(write=True) is cache._cache.get_client(write=True)
     cache.delete("hits")
+
+
+def test_a_hung_cache_is_waited_on_once_then_left_alone(settings):
+    import socket
+
+    from pipelabs.api import memo
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # accepts, never answers
+    settings.CACHES = {"default": {"BACKEND": "pipelabs.cache.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{server.getsockname()[1]}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3}}}
+    try:
+        started = time.monotonic()
+        assert memo.writes_version() is None
+        first = time.monotonic() - started
+        started = time.monotonic()
+        assert memo.writes_version() is None and memo.ListCache("API_LIST_CACHE_S", shared=True).get("k", 1) is None
+        assert 0.25 < first < 2 and time.monotonic() - started < 0.05
+    finally:
+        server.close()
