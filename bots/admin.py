@@ -22,8 +22,8 @@ from bots.services import (
 )
 from ledger.models import BalanceSnapshot
 from ledger.selectors import stats_for_bot, summaries_for_bots
-from pipelabs.admin import FiguresAdmin, ReadOnlyAdmin
-from pipelabs.display import age, amount, chart
+from pipelabs.admin import FiguresAdmin, ReadOnlyAdmin, account_column
+from pipelabs.display import account_label, age, amount, chart
 from pipelabs.models import AuditEvent
 
 STATUS_COLOURS = {
@@ -32,11 +32,6 @@ STATUS_COLOURS = {
     Bot.Status.PAUSED: "#9a6700",
     Bot.Status.STOPPING: "#9a6700",
 }
-
-
-def account_label(account) -> str:
-    """'Client name · bitmart:main', so accounts of different clients can be told apart."""
-    return f"{account.client.name} · {account}"
 
 
 class BotForm(forms.ModelForm):
@@ -252,7 +247,8 @@ class BotAdmin(FiguresAdmin):
             series.setdefault(snapshot.asset, []).append((snapshot.taken_at.strftime("%m-%d %H:%M"), snapshot.total))
         parts = [chart(f"Cumulative realized P&L, 30 days ({quote})", cumulative, unit=f" {quote}"),
                  chart(f"Daily volume ({quote})", volume, unit=f" {quote}", colour="#8250df")]
-        parts += [chart(f"{asset} balance", points, unit=f" {asset}", colour="#1a7f37")
+        where = account_label(bot.account)
+        parts += [chart(f"{asset} balance · {where}", points, unit=f" {asset}", colour="#1a7f37")
                   for asset, points in sorted(series.items())]
         return mark_safe("".join(parts))
 
@@ -384,9 +380,9 @@ class BotAdmin(FiguresAdmin):
               amount(o.price) if o.price else "market", o.status) for o in rows),
         ) or "none"
 
-    @admin.display(ordering="account__exchange", description="Exchange")
+    @admin.display(ordering="account__exchange", description="Account")
     def exchange(self, bot):
-        return bot.account.exchange
+        return str(bot.account)  # 'paper:main': the venue and the client's name for the account
 
     @admin.display(ordering="status", description="Status")
     def coloured_status(self, bot):
@@ -399,10 +395,11 @@ class BotAdmin(FiguresAdmin):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "bot", "account", "symbol", "side", "kind", "amount", "price", "filled", "status")
+    list_display = ("created_at", "bot", account_column(), "symbol", "side", "kind", "amount", "price", "filled",
+                    "status")
     list_filter = ("status", "side", "kind")
     search_fields = ("client_order_id", "exchange_order_id", "bot__name")
-    list_select_related = ("bot", "account")
+    list_select_related = ("bot", "account__client")
     show_full_result_count = False
 
 
@@ -410,10 +407,10 @@ class OrderAdmin(ReadOnlyAdmin):
 class UnownedFillAdmin(ReadOnlyAdmin):
     """Fills on an account that no bot's order made: shown, never booked to a bot."""
 
-    list_display = ("traded_at", "account", "symbol", "side", "amount", "price", "order_id")
+    list_display = ("traded_at", account_column(), "symbol", "side", "amount", "price", "order_id")
     list_filter = ("symbol", "side")
     search_fields = ("exchange_trade_id", "order_id")
-    list_select_related = ("account",)
+    list_select_related = ("account__client",)
     show_full_result_count = False
 
 

@@ -28,14 +28,19 @@ def create_client(*, name: str, role: str = Client.Role.CLIENT, wallets: list[tu
     return client
 
 
-def add_wallet(client: Client, *, chain: str, address: str, label: str = "") -> Wallet:
+@transaction.atomic
+def add_wallet(client: Client, *, chain: str, address: str, label: str = "", actor: str = "system") -> Wallet:
+    """A wallet of the client (validated, unique across clients), audited."""
     try:
         address = validate_wallet_address(chain, address)
     except ValueError as exc:
         raise ValidationError({"address": str(exc)}) from exc
     if Wallet.objects.filter(chain=chain, address=address).exists():
         raise ValidationError({"address": "This wallet already belongs to a client."})
-    return Wallet.objects.create(client=client, chain=chain, address=address, label=label)
+    wallet = Wallet.objects.create(client=client, chain=chain, address=address, label=(label or "").strip()[:100])
+    record_event(actor=actor, action="wallet.add", client=client, target=str(wallet),
+                 changes={"address": address, "chain": chain, "label": wallet.label})
+    return wallet
 
 
 def clean_username(username: str) -> str:

@@ -5,14 +5,18 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from urllib.parse import urlsplit
 
 from exchanges.forms import SECRET_FIELDS, VENUE_NAMES, AccountForm, venue_fields
 from exchanges.models import ExchangeAccount, ExchangeCredential, PaperBalance, PaperMarket, PaperOrder
-from exchanges.services import TEST_QUEUED, queue_connection_test, save_account, save_credentials
-from pipelabs.admin import ReadOnlyAdmin
+from exchanges.services import (
+    TEST_QUEUED, delete_account, delete_credentials, queue_connection_test, save_account, save_credentials,
+)
+from pipelabs.admin import ReadOnlyAdmin, ServiceRefusals, account_column, usd_value_shown
+from pipelabs.display import account_label, age, amount
+from pipelabs.selectors import usd_notes
 
 def _shown(value) -> str:
     """An option as a viewer may see it: a URL by its host only (a provider's URL can carry its key)."""
@@ -39,7 +43,7 @@ class CredentialInline(admin.StackedInline):
 # add_view and change_view both go through changeform_view.
 @method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="changeform_view")
 @admin.register(ExchangeAccount)
-class ExchangeAccountAdmin(admin.ModelAdmin):
+class ExchangeAccountAdmin(ServiceRefusals, admin.ModelAdmin):
     form = AccountForm
     list_display = ("__str__", "client", "exchange", "key", "key_status", "created_at")
     readonly_fields = ("test_status", "tested_at", "test_message")
@@ -50,12 +54,13 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # The venue is fixed once saved: its bots, orders and figures belong to that venue.
-        return ("exchange", *self.TEST_FIELDS) if obj else ()
+        return ("exchange", *self.TEST_FIELDS, "balances") if obj else ()
 
     def get_fieldsets(self, request, obj=None):
         venue = self._venue(request, obj)
         if obj and not self.has_change_permission(request, obj):
             return [(None, {"fields": ("client", "exchange", "name", "wallet", "settings", "key")}),
+                    ("Balances", {"fields": ("balances",)}),
                     ("Last connection test", {"fields": self.TEST_FIELDS})]
         fields = venue_fields(venue)
         settings = [name for name in fields if name not in (*SECRET_FIELDS, "test_after_save")]
@@ -69,6 +74,7 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             fieldsets.append(("API key", {"fields": keys, "description": (
                 "Encrypted when saved and never shown again; the list shows the key's last four characters.")}))
         if obj:
+            fieldsets.append(("Balances", {"fields": ("balances",)}))
             fieldsets.append(("Last connection test", {"fields": self.TEST_FIELDS}))
         return fieldsets
 
@@ -88,6 +94,21 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
     def settings(self, account):
         return format_html_join(mark_safe("<br>"), "{}: {}", (
             (key, _shown(value)) for key, value in sorted((account.options or {}).items()))) or "defaults"
+
+    @admin.display(description="Latest balances")
+    def balances(self, account):
+        from ledger.selectors import current_balances
+
+        rows = current_balances([account.pk])
+        if not rows:
+            return "None yet: the background refresh has not answered for this account."
+        notes = usd_notes(row["asset"] for row in rows)
+        stale = " (stale: the last refresh failed)" if rows[0]["is_stale"] else ""
+        lines = format_html_join(mark_safe("<br>"), "{} {} available, {} locked · {}", (
+            (row["asset"], amount(row["available"]), amount(row["locked"]),
+             usd_value_shown(row["usd_value"], notes.get(row["asset"], {}))) for row in rows))
+        return format_html('<div class="balances"><b>{}</b>, confirmed {}{}<br>{}</div>', account_label(account),
+                           age(rows[0]["taken_at"]), stale, lines)
 
     @admin.display(description="Key")
     def key(self, account):
@@ -117,6 +138,22 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             self.message_user(request, "Credentials encrypted and saved." + (
                 " A worker is testing them; the answer appears on the account." if data.get("test_after_save") else ""))
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ExchangeCredential:
+            return super().save_formset(request, form, formset, change)
+        # The key's only change here is its removal (it is typed in the account form): audited.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for row in formset.deleted_forms:
+            if row.instance.pk and delete_credentials(form.instance, actor=request.user.get_username()):
+                formset.deleted_objects.append(row.instance)
+
+    def delete_model(self, request, obj):
+        delete_account(obj, actor=request.user.get_username())
+
+    def delete_queryset(self, request, queryset):
+        for account in queryset:
+            delete_account(account, actor=request.user.get_username())
+
     @admin.action(description="Test connection (balance request, in the background)")
     def test_connection(self, request, queryset):
         with transaction.atomic():
@@ -132,20 +169,22 @@ class PaperReadOnly(ReadOnlyAdmin):
 
 @admin.register(PaperMarket)
 class PaperMarketAdmin(PaperReadOnly):
-    list_display = ("symbol", "initial_price", "ref_price", "volatility_bps", "spread_bps", "maker_fee_rate", "taker_fee_rate")
-    search_fields = ("symbol",)
+    list_display = ("symbol", account_column(), "initial_price", "ref_price", "volatility_bps", "spread_bps",
+                    "maker_fee_rate", "taker_fee_rate")
+    list_select_related = ("account__client",)
+    search_fields = ("symbol", "account__client__name")
 
 
 @admin.register(PaperBalance)
 class PaperBalanceAdmin(PaperReadOnly):
-    list_display = ("account", "asset", "available", "locked")
-    list_select_related = ("account",)
+    list_display = (account_column(), "asset", "available", "locked")
+    list_select_related = ("account__client",)
     search_fields = ("account__name", "asset")
 
 
 @admin.register(PaperOrder)
 class PaperOrderAdmin(PaperReadOnly):
-    list_display = ("created_at", "account", "market", "side", "kind", "amount", "price", "filled", "status")
+    list_display = ("created_at", account_column(), "market", "side", "kind", "amount", "price", "filled", "status")
     list_filter = ("status", "side", "kind")
-    list_select_related = ("account", "market")
+    list_select_related = ("account__client", "market")
     show_full_result_count = False

@@ -122,6 +122,42 @@ def save_credentials(
     return credential
 
 
+ACCOUNT_IN_USE = "This account has bots ({names}); delete them first."
+
+
+def delete_credentials(account: ExchangeAccount, *, actor: str) -> bool:
+    """Forget the account's API key, audited (its last four only); False when it had none.
+
+    The last connection test was of that key, so it is cleared with it.
+    """
+    with transaction.atomic():
+        credential = ExchangeCredential.objects.select_for_update().filter(account=account).first()
+        if credential is None:
+            return False
+        credential.delete()
+        ExchangeAccount.objects.filter(pk=account.pk).update(test_queued_at=None, tested_at=None, test_ok=None,
+                                                             test_message="")
+        record_event(actor=actor, action="credentials_deleted", client_id=account.client_id, target=str(account),
+                     changes={"key_hint": {"old": credential.key_hint, "new": None}})
+    return True
+
+
+def delete_account(account: ExchangeAccount, *, actor: str) -> int:
+    """Delete an account no bot uses, its key with it, audited; ValidationError while bots use it."""
+    with transaction.atomic():
+        current = ExchangeAccount.objects.select_for_update().get(pk=account.pk)
+        names = list(current.bots.values_list("name", flat=True)[:5])
+        if names:
+            raise ValidationError(ACCOUNT_IN_USE.format(names=", ".join(names)), code="account_in_use")
+        credential = ExchangeCredential.objects.filter(account=current).first()
+        record_event(actor=actor, action="account_deleted", client_id=current.client_id, target=str(current),
+                     changes={"exchange": current.exchange, "name": current.name,
+                              "key_hint": credential.key_hint if credential else None})
+        pk = current.pk
+        current.delete()
+    return pk
+
+
 def failure_message(exc: ExchangeError) -> str:
     """What the operator reads: our kind of failure in words, then the venue's own answer, scrubbed."""
     kind = (type(exc).__doc__ or "").strip().splitlines()[0] if type(exc) is not ExchangeError else ""

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from pipelabs.admin import ReadOnlyAdmin
+from pipelabs.admin import (
+    ReadOnlyAdmin, UsdNotesChangeList, VenueAdmin, VenueFilter, account_column, usd_value_shown,
+)
 
 from ledger.models import (
     BalanceRefresh,
@@ -35,10 +37,17 @@ class BotTradeAdmin(LedgerAdmin):
 
 @admin.register(BalanceSnapshot)
 class BalanceSnapshotAdmin(LedgerAdmin):
-    list_display = ("taken_at", "confirmed_at", "account", "asset", "available", "locked", "total", "usd_value")
+    list_display = ("taken_at", "confirmed_at", account_column(), "asset", "available", "locked", "total", "usd")
     list_filter = ("asset",)
     search_fields = ("account__name", "account__client__name", "asset")
-    list_select_related = ("account",)
+    list_select_related = ("account__client",)
+
+    def get_changelist(self, request, **kwargs):
+        return UsdNotesChangeList
+
+    @admin.display(description="USD value", ordering="usd_value")
+    def usd(self, snapshot):
+        return usd_value_shown(snapshot.usd_value, getattr(snapshot, "usd_note", {}))
 
 
 @admin.register(PnlState)
@@ -59,25 +68,27 @@ class DailyRollupAdmin(LedgerAdmin):
 
 
 @admin.register(PriceSnapshot)
-class PriceSnapshotAdmin(LedgerAdmin):
-    list_display = ("symbol", "exchange", "price", "source", "taken_at")
-    list_filter = ("exchange", "source")
+class PriceSnapshotAdmin(VenueAdmin, LedgerAdmin):
+    list_display = ("symbol", "venue", "price", "source", "taken_at")
+    list_filter = (VenueFilter, "source")
     search_fields = ("symbol",)
+    fields = ("symbol", "venue", "price", "source", "taken_at")
 
 
 @admin.register(PriceHistory)
-class PriceHistoryAdmin(LedgerAdmin):
-    list_display = ("taken_at", "symbol", "exchange", "price", "source")
-    list_filter = ("exchange", "source")
+class PriceHistoryAdmin(VenueAdmin, LedgerAdmin):
+    list_display = ("taken_at", "symbol", "venue", "price", "source")
+    list_filter = (VenueFilter, "source")
+    fields = ("taken_at", "symbol", "venue", "price", "source")
     search_fields = ("symbol",)
     date_hierarchy = "taken_at"
 
 
 @admin.register(BalanceRefresh)
 class BalanceRefreshAdmin(LedgerAdmin):
-    list_display = ("account", "last_success_at", "last_attempt_at", "is_stale", "last_error")
+    list_display = (account_column(), "last_success_at", "last_attempt_at", "is_stale", "last_error")
     list_filter = ("is_stale",)
-    list_select_related = ("account",)
+    list_select_related = ("account__client",)
 
 
 @admin.register(TradeSyncCursor)
@@ -90,10 +101,10 @@ class TradeSyncCursorAdmin(LedgerAdmin):
 class QuarantinedFillAdmin(LedgerAdmin):
     """Fills a venue reported that could not be booked: what came, and why not."""
 
-    list_display = ("created_at", "bot_link", "account", "exchange_trade_id", "code", "reason")
+    list_display = ("created_at", "bot_link", account_column(), "exchange_trade_id", "code", "reason")
     list_filter = ("code",)
     search_fields = ("exchange_trade_id", "bot__name", "reason")
-    list_select_related = ("bot", "account")
+    list_select_related = ("bot", "account__client")
     readonly_fields = ("bot_link", "account", "exchange_trade_id", "code", "reason", "raw", "fingerprint", "created_at")
     exclude = ("bot",)
     date_hierarchy = "created_at"

@@ -23,6 +23,17 @@ def amount(value) -> str:
     return f"{number.normalize():,f}"
 
 
+def usd(value) -> str:
+    """A USD figure to the cent: '$12,345.6'; None -> '-'."""
+    return f"${amount(round(value, 2))}" if value is not None else "-"
+
+
+def account_label(account) -> str:
+    """'Demo client · paper:main': an account as operators name it, its client first, so two clients'
+    'main' accounts are told apart. Reads account.client: load it with select_related."""
+    return f"{account.client.name} · {account}"
+
+
 def age(moment: datetime | None, now: datetime | None = None) -> str:
     """'12 s ago', '5 min ago', '3 h ago', '2 d ago'; None -> 'never'."""
     if moment is None:
@@ -34,6 +45,15 @@ def age(moment: datetime | None, now: datetime | None = None) -> str:
         if seconds >= size * (2 if unit != "min" else 1):
             return f"{seconds // size} {unit} ago"
     return f"{seconds} s ago"
+
+
+def duration(span) -> str:
+    """A timedelta as people say it: '45 s', '15 min', '2 h', '3 d'."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0 or seconds >= size * 2:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def chart(title: str, points: list[tuple[str, "Decimal"]], *, unit: str = "", width: int = 420, height: int = 120,

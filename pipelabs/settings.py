@@ -111,8 +111,11 @@ WORKER_STATEMENT_TIMEOUT_S = env.float("WORKER_STATEMENT_TIMEOUT_S", default=0.0
 WORKER_LOCK_TIMEOUT_S = env.float("WORKER_LOCK_TIMEOUT_S", default=0.0)
 HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", default=1.0)
 RATELIMIT_DB_TIMEOUT_S = env.float("RATELIMIT_DB_TIMEOUT_S", default=0.3)
+# Behind pgbouncer in transaction mode (docs/deploy.md): QuerySet.iterator() then reads in chunks.
+DB_DISABLE_SERVER_SIDE_CURSORS = env.bool("DB_DISABLE_SERVER_SIDE_CURSORS", default=False)
 if DATABASE_URL:
-    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE, DB_CONNECT_TIMEOUT_S)}
+    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE, DB_CONNECT_TIMEOUT_S,
+                                            server_side_cursors=not DB_DISABLE_SERVER_SIDE_CURSORS)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

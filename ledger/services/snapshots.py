@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,22 +37,28 @@ def prune_days(value) -> int:
     return days
 
 
-def _delete_in_batches(queryset) -> int:
+def _delete_in_batches(queryset, progress=None) -> int:
     deleted = 0
     while True:
+        # A batch is deleted whole or not at all, an interrupt (Ctrl-C) included.
         with transaction.atomic():
             pks = list(queryset.values_list("pk", flat=True)[:BATCH])
             if not pks:
                 return deleted
-            deleted += queryset.model.objects.filter(pk__in=pks).delete()[0]
+            count = queryset.model.objects.filter(pk__in=pks).delete()[0]
+        deleted += count
+        if progress is not None:
+            progress(count)
 
 
-def prune(days=None, *, now: datetime | None = None) -> PruneResult:
+def prune(days=None, *, now: datetime | None = None,
+          progress: Callable[[str, int], None] | None = None) -> PruneResult:
     """Delete balance snapshots last confirmed, and prices taken, more than ``days`` ago.
 
     ``days`` defaults to settings.PRUNE_AFTER_DAYS. The latest snapshot of each account and
     asset, and the latest price of each venue and symbol, stay whatever their age: they are
-    what readers show (marked stale) until something newer arrives.
+    what readers show (marked stale) until something newer arrives. ``progress(kind, count)``
+    is called after each committed batch ("balance snapshots" or "prices").
     """
     days = prune_days(settings.PRUNE_AFTER_DAYS if days is None else days)
     cutoff = (now or timezone.now()) - timedelta(days=days)
@@ -62,9 +69,11 @@ def prune(days=None, *, now: datetime | None = None) -> PruneResult:
         exchange=OuterRef("exchange"), symbol=OuterRef("symbol"), taken_at__gt=OuterRef("taken_at")
     )
     balances = _delete_in_batches(
-        BalanceSnapshot.objects.filter(confirmed_at__lt=cutoff).filter(Exists(newer_balance)).order_by("pk")
+        BalanceSnapshot.objects.filter(confirmed_at__lt=cutoff).filter(Exists(newer_balance)).order_by("pk"),
+        progress and (lambda count: progress("balance snapshots", count)),
     )
     history = _delete_in_batches(
-        PriceHistory.objects.filter(taken_at__lt=cutoff).filter(Exists(newer_price)).order_by("pk")
+        PriceHistory.objects.filter(taken_at__lt=cutoff).filter(Exists(newer_price)).order_by("pk"),
+        progress and (lambda count: progress("prices", count)),
     )
     return PruneResult(cutoff=cutoff, balance_snapshots=balances, price_history=history)

@@ -19,7 +19,7 @@ def amount(value):
 
 @register.filter
 def usd(value):
-    return f"${display.amount(round(value, 2))}" if value is not None else "-"
+    return display.usd(value)
 
 
 @register.filter

@@ -30,9 +30,15 @@ def wallet_forms(*wallets, initial=0):
     return data
 
 
+# A client's change page also lists its accounts and bots (shown, not edited): their empty
+# management forms travel with every post, as the browser sends them.
+SHOWN_ROWS = {f"{prefix}-{name}": value for prefix in ("exchange_accounts", "bots")
+              for name, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))}
+
+
 def client_form(**fields):
     return {"name": "acme", "email": "", "account_identifier": "acct_form_1", "role": "client",
-            "management_mode": "managed", "is_active": "on", **wallet_forms(), **fields}
+            "management_mode": "managed", "is_active": "on", **wallet_forms(), **SHOWN_ROWS, **fields}
 
 
 def written():

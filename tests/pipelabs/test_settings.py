@@ -43,6 +43,12 @@ def test_database_url_accepts_both_postgres_schemes(scheme):
     assert config["OPTIONS"]["connect_timeout"] == 10
 
 
+def test_server_side_cursors_can_be_turned_off_for_a_transaction_pooler():
+    url = "postgres://user:pw@pgbouncer.internal:6432/pipelabs"
+    assert "DISABLE_SERVER_SIDE_CURSORS" not in database_config(url, conn_max_age=0)
+    assert database_config(url, conn_max_age=0, server_side_cursors=False)["DISABLE_SERVER_SIDE_CURSORS"] is True
+
+
 def test_no_environment_runs_locally_on_sqlite_and_orm_broker():
     values = settings_in_child({})
     assert values["engine"] == "django.db.backends.sqlite3"

@@ -5,6 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges.services import rotate_keys
+from pipelabs.management.commands._progress import interruptible
 
 
 MAX_BATCH_SIZE = 100_000
@@ -42,12 +43,25 @@ class Command(BaseCommand):
                 "To rotate, put the new key first and keep the old one after it."
             ))
 
+        done = {"credentials": 0, "wallets": 0}
+
         def progress(label, count):
-            self.stdout.write(f"  {label}: {count} {'checked' if dry_run else 'done'}")
+            done[label] = count
+            self.stdout.write(f"  {label}: {count:,} {'checked' if dry_run else 'done'}")
+
+        def stopped():
+            if dry_run:
+                return f"{done['credentials']:,} credential(s) and {done['wallets']:,} wallet key(s) checked; nothing written."
+            # Each row is one conditional UPDATE: it holds its old or its new token, never half of one.
+            return (f"{done['credentials']:,} credential(s) and {done['wallets']:,} wallet key(s) re-encrypted at the "
+                    "last progress line (a row is rewritten whole or not at all); the rest still use their old key, "
+                    "so keep it in ENCRYPTION_KEYS and run rotate_keys again.")
 
         verb = "would be re-encrypted" if dry_run else "re-encrypted"
         try:
-            counts = rotate_keys(batch_size=batch_size, dry_run=dry_run, actor="manage.py rotate_keys", progress=progress)
+            with interruptible(stopped):
+                counts = rotate_keys(batch_size=batch_size, dry_run=dry_run, actor="manage.py rotate_keys",
+                                     progress=progress)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"{counts['credentials']} credentials and {counts['wallets']} wallet keys {verb}."))

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.services.snapshots import MAX_DAYS, prune, prune_days
+from pipelabs.management.commands._progress import interruptible
 
 
 def _days(value: str) -> int:
@@ -23,8 +24,19 @@ class Command(BaseCommand):
                                  f"(default: PRUNE_AFTER_DAYS, now {settings.PRUNE_AFTER_DAYS}).")
 
     def handle(self, *args, days, **options):
+        deleted = {"balance snapshots": 0, "prices": 0}
+
+        def progress(kind, count):
+            deleted[kind] += count
+            self.stdout.write(f"  {deleted[kind]:,} {kind} deleted so far")
+
+        def done():
+            return (f"{deleted['balance snapshots']:,} balance snapshot(s) and {deleted['prices']:,} price(s) deleted, "
+                    "each batch whole (the one under way was rolled back); run prune again to finish.")
+
         try:
-            result = prune(days)
+            with interruptible(done):
+                result = prune(days, progress=progress)
         except ValidationError as exc:  # a bad PRUNE_AFTER_DAYS setting
             raise CommandError(exc.messages[0]) from None
         self.stdout.write(

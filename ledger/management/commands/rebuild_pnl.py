@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ledger.management.commands._args import add_bot_arguments, selected_bots
 from ledger.services import rebuild_pnl
 from pipelabs.display import amount
+from pipelabs.management.commands._progress import Progress, interruptible
 
 
 class Command(BaseCommand):
@@ -12,11 +13,24 @@ class Command(BaseCommand):
         add_bot_arguments(parser)
 
     def handle(self, *args, **options):
+        bots = selected_bots(options)
+        progress = Progress(self.stdout, "bot(s)", total=len(bots))
+
+        def done():
+            # Each bot's rebuild is one transaction: the one under way was rolled back, untouched.
+            return f"{progress.line()} rebuilt; the rest keep their incremental figures."
+
+        with interruptible(done):
+            self.rebuild(bots, progress)
+
+    def rebuild(self, bots, progress):
         differing = 0
-        for bot in selected_bots(options):
+        for bot in bots:
             result = rebuild_pnl(bot)
+            progress.done += 1
             after = result.after
-            summary = f"bot {bot.pk}: {after['trade_count']} trades, realized {amount(after['realized'])}, position {amount(after['position'])}"
+            summary = (f"[{progress.count()}] bot {bot.pk}: {after['trade_count']} trades, "
+                       f"realized {amount(after['realized'])}, position {amount(after['position'])}")
             if not result.differences:
                 self.stdout.write(self.style.SUCCESS(f"{summary}: same as the incremental figures"))
                 continue

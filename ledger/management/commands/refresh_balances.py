@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from exchanges.models import ExchangeAccount
 from ledger.management.commands._args import object_id, seconds
 from ledger.services import refresh_balances
+from pipelabs.management.commands._progress import Progress, interruptible
 
 MAX_DEADLINE_S = 86_400.0
 NO_ACCOUNT = "No exchange account with id {ids}; nothing was refreshed."
@@ -22,7 +23,20 @@ class Command(BaseCommand):
             missing = set(accounts) - set(ExchangeAccount.objects.filter(pk__in=accounts).values_list("pk", flat=True))
             if missing:
                 raise CommandError(NO_ACCOUNT.format(ids=", ".join(map(str, sorted(missing)))))
-        result = refresh_balances(accounts, deadline_s=deadline)
+        # The same accounts refresh_balances picks: those given, else every account a bot uses.
+        total = len(accounts) if accounts else ExchangeAccount.objects.filter(bots__isnull=False).distinct().count()
+        progress = Progress(self.stdout, "account(s) answered", total=total)
+
+        def answered(account_id, answer):
+            progress.step(detail=f"account {account_id}{'' if isinstance(answer, list) else ' failed'}")
+
+        def done():
+            # Answers are stored in small batches, each in one transaction; the batch not yet stored
+            # is dropped whole, and those accounts keep their last snapshot until the next refresh.
+            return f"{progress.line()} before the stop; the answers not yet stored were dropped, not half-written."
+
+        with interruptible(done):
+            result = refresh_balances(accounts, deadline_s=deadline, on_result=answered)
         self.stdout.write(f"refreshed {len(result.refreshed)} account(s)")
         for account_id, error in sorted(result.failed.items()):
             self.stderr.write(f"account {account_id}: {error} (last good snapshot kept, marked stale)")

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from exchanges.errors import ExchangeError
 from ledger.management.commands._args import add_bot_arguments, parse_moment, selected_bots
 from ledger.services import sync_trades
+from pipelabs.management.commands._progress import Progress, interruptible
 
 
 class Command(BaseCommand):
@@ -19,9 +20,22 @@ class Command(BaseCommand):
         until = parse_moment(options["until"], end_of_day=True)
         if since and until and since > until:
             raise CommandError("--since is after --until.")
+        bots = selected_bots(options)
+        progress = Progress(self.stdout, "bot(s)", total=len(bots))
+
+        def done():
+            # Each page of fills is stored in its own transaction and the cursor moves after it, so
+            # the page under way was rolled back and the next sync starts from where this one stopped.
+            return f"{progress.line()} synced; the bot under way kept the pages stored before the stop."
+
+        with interruptible(done):
+            self.sync(bots, since, until, progress)
+
+    def sync(self, bots, since, until, progress):
         failed = 0
-        for bot in selected_bots(options):
-            label = f"bot {bot.pk} ({bot.name}, {bot.account.exchange} {bot.symbol})"
+        for bot in bots:
+            progress.done += 1
+            label = f"[{progress.count()}] bot {bot.pk} ({bot.name}, {bot.account.exchange} {bot.symbol})"
 
             def progress(result, label=label):
                 self.stdout.write(f"  {label}: page {result.pages}, {result.fetched} fetched, {result.new} new")
