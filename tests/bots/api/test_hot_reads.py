@@ -13,7 +13,7 @@ from bots.api import views
 from bots.models import Bot
 from clients.principal import forget_all
 from pipelabs.api.memo import ListCache
-from tests.api import Api, body, client_with_token
+from tests.api import ORIGIN, Api, body, client_with_token
 from tests.factories import BotFactory, ExchangeAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,10 +36,12 @@ def test_detail_is_answered_from_memory_until_an_api_write_or_its_ttl(acme, sett
     settings.API_DETAIL_CACHE_S = 60
     client, api, account = acme
     bot = BotFactory(client=client, account=account)
-    first = api.get(f"/bots/{bot.pk}")
+    first = api.get(f"/bots/{bot.pk}", HTTP_ORIGIN=ORIGIN)
     with CaptureQueriesContext(connection) as hit:
-        again = api.get(f"/bots/{bot.pk}")
+        again = api.get(f"/bots/{bot.pk}", HTTP_ORIGIN=ORIGIN)
     assert again.content == first.content and len(hit) == 0
+    for header in ("Content-Type", "Allow", "Access-Control-Allow-Origin", "X-Request-ID"):
+        assert again[header] and (header == "X-Request-ID" or again[header] == first[header]), header
     # The engine writes without touching updated_at: within the TTL it is not re-read...
     Bot.objects.filter(pk=bot.pk).update(heartbeat_at=timezone.now(), health_message="Trade skipped")
     assert body(api.get(f"/bots/{bot.pk}"))["health_message"] == ""
