@@ -4,7 +4,7 @@
 
 Seeds one client with 100 bots (10 paper accounts, balance snapshots, hourly rollups, FIFO P&L
 from ingested trades, stored prices) in the database DATABASE_URL names (migrated first; use a
-throw-away one), starts `gunicorn pipelabs.wsgi --workers ${WEB_CONCURRENCY:-3} --timeout 30` with
+throw-away one), starts `gunicorn pipelabs.wsgi` (settings from gunicorn.conf.py, as the Procfile) with
 PIPELABS_ENV=production (Redis cache when REDIS_URL is set, as in production), and drives it with
 wrk (`apt-get install wrk`). Requests carry `X-Forwarded-Proto: https` as Railway's proxy does. The
 API limit is raised so the limiter is still consulted on every request but does not refuse the bench.
@@ -156,10 +156,9 @@ def main() -> int:
     env = _env(port, hang_port)
     os.environ.update(env)
     token, bot_id = _seed(hang_port)
-    workers = env.get("WEB_CONCURRENCY", "3")
+    # gunicorn.conf.py (workers, worker class, timeout, access log) as the Procfile's web process uses it.
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "pipelabs.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", workers,
-         "--timeout", "30", "--access-logfile", "-"],
+        [sys.executable, "-m", "gunicorn", "pipelabs.wsgi", "--bind", f"127.0.0.1:{port}"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w"))
     base = f"http://127.0.0.1:{port}"
     try:
@@ -194,7 +193,9 @@ def main() -> int:
         server.terminate()
         server.wait(10)
         hang.close()
-    print(f"gunicorn {workers} sync workers, PostgreSQL, cache {'Redis' if env.get('REDIS_URL') else 'database'}, "
+    config = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), config)
+    print(f"gunicorn {config['workers']} {config['worker_class']} workers x {config['threads']} threads, PostgreSQL, cache {'Redis' if env.get('REDIS_URL') else 'database'}, "
           f"{BOTS} bots, wrk {args.duration} s per run, on {os.cpu_count()} cores shared with the load tool")
     for name, r in results.items():
         print(f"{name:22} {r['rps']:8.1f} req/s  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  non-2xx {r['non_2xx']}")

@@ -88,3 +88,24 @@ def report(label: str, value: float, target: float, unit: str = "s") -> bool:
     ok = value < target
     print(f"{label:<58} {value:>10.4f} {unit}   target < {target} {unit}   {'OK' if ok else 'MISSED'}")
     return ok
+
+
+def bench_json(figures: list[dict], **extra) -> None:
+    """Print the machine-readable last line that bench/run_all.py reads.
+
+    Each figure: {"figure", "target", "measured", "unit", "pass"}; ``extra`` adds run facts
+    (database, sizes).
+    """
+    import json
+
+    print("BENCH_JSON " + json.dumps({"figures": figures, **extra}, default=str), flush=True)
+
+
+def figure(name: str, measured: float, target: float | None, unit: str = "s", *, ok: bool | None = None,
+           target_text: str | None = None) -> dict:
+    """One row for bench_json: passes when ``measured < target`` unless ``ok`` says otherwise; a figure
+    without target is information (``pass`` None)."""
+    if ok is None and target is not None:
+        ok = measured < target
+    return {"figure": name, "measured": round(measured, 4), "unit": unit, "pass": None if ok is None else bool(ok),
+            "target": target_text or (f"< {target} {unit}" if target is not None else "")}

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledger_common import report  # noqa: E402
+from ledger_common import bench_json, figure, report  # noqa: E402
 from ledger import fifo  # noqa: E402  (pure: needs no Django set-up)
 
 N = 1_000_000
@@ -50,8 +50,13 @@ def convert(rows):
 
 
 def main() -> int:
-    print(f"building {N:,} Decimal trades ...", flush=True)
-    rows = decimal_trades(N)
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trades", type=int, default=N, help="trades to recompute (target is for 1,000,000)")
+    n = parser.parse_args().trades
+    print(f"building {n:,} Decimal trades ...", flush=True)
+    rows = decimal_trades(n)
     start = time.perf_counter()
     trades = convert(rows)
     conversion_s = time.perf_counter() - start
@@ -73,10 +78,12 @@ def main() -> int:
 
     print(f"trades: {state.trade_count:,}  open lots: {len(state.lots):,}  realized: {fifo.from_units(state.realized)} USDT")
     print(f"oversold: {fifo.from_units(state.oversold)}  unconverted fees: {state.unconverted}")
-    ok = report("FIFO recompute of 1,000,000 trades (engine, median of 3)", engine_s, 2.0)
-    print(f"{'Decimal -> engine form for 1,000,000 trades (once per load)':<58} {conversion_s:>10.4f} s")
+    ok = report(f"FIFO recompute of {n:,} trades (engine, median of 3)", engine_s, 2.0)
+    print(f"{f'Decimal -> engine form for {n:,} trades (once per load)':<58} {conversion_s:>10.4f} s")
     print(f"{'engine + conversion':<58} {engine_s + conversion_s:>10.4f} s")
     print(f"exact against the Decimal definition on the first {sample:,} trades: {'yes' if exact else 'NO'}")
+    bench_json([figure(f"FIFO recompute, {n:,} trades (engine)", engine_s, 2.0, ok=ok and exact),
+                figure(f"Decimal -> engine form, {n:,} trades", conversion_s, None)], database="none", trades=n)
     return 0 if ok and exact else 1
 
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_common import bench_database, report, timed  # noqa: E402
+from ledger_common import bench_database, bench_json, figure, report, timed  # noqa: E402
 
 N = 10_000
 PAGE = 500  # ledger/services/sync.py PAGE_LIMIT
@@ -81,7 +81,8 @@ def main() -> int:
         from tests.factories import BotFactory
 
         ok = True
-        print(f"database: {connection.vendor}")
+        database = connection.vendor
+        print(f"database: {database}")
         # --- 10,000 trades in pages of 500 -------------------------------------------------------
         bot = BotFactory(symbol="SHARP/USDT")
         start = timezone.now() - timedelta(days=1)
@@ -94,6 +95,7 @@ def main() -> int:
         cpu = time.process_time() - cpu
         again_s, again = timed(lambda: sum(ingest_trades(bot, page) for page in pages))
         ok &= report("ingest 10,000 new trades in pages of 500", seconds, 2.0)
+        ingest_s = seconds
         print(f"{'  of which CPU time in this process (the machine may be shared)':<58} {cpu:>10.4f} s")
         print(f"{'the same 10,000 again (all duplicates, 0 new: ' + str(again) + ')':<58} {again_s:>10.4f} s")
         same = not rebuild_pnl(bot).differences
@@ -124,6 +126,10 @@ def main() -> int:
         same = not result.differences
         print(f"figures after the late fills equal a full rebuild: {'yes' if same else 'NO ' + str(sorted(result.differences))}")
         ok &= same
+    bench_json([figure("ingest 10,000 new trades, pages of 500", ingest_s, 2.0),
+                figure(f"late fill into a {args.trades:,}-trade bot", late_s * 1000, 200.0, "ms"),
+                figure(f"full rebuild of a {args.trades:,}-trade bot", full_s, None)],
+               database=database, trades=args.trades, exact=bool(same))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if ok else 1
 

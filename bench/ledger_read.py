@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_common import bench_database, report, timed  # noqa: E402
+from ledger_common import bench_database, bench_json, figure, report, timed  # noqa: E402
 
 N = int(os.environ.get("BENCH_TRADES", 1_000_000))
 
@@ -95,8 +95,13 @@ def main() -> int:
             return 1
         print(f"24h: {volume['trade_count']:,} trades, {volume['quote_volume']} USDT, usd {volume['usd_volume']}")
         print(f"{'queries for P&L + 24h volume (incl. loading the bot)':<58} {len(queries):>10}        constant")
-        ok = report("read P&L + 24h volume with 1M trades (median of 50)", read_s * 1000, 20.0, "ms")
+        ok = report(f"read P&L + 24h volume with {N:,} trades (median of 50)", read_s * 1000, 20.0, "ms")
         print(f"{'full rebuild from the database (load + FIFO + rollups)':<58} {rebuild_s:>10.4f} s")
+        bench_json([figure(f"read P&L + 24h volume, {N:,} trades", read_s * 1000, 20.0, "ms"),
+                    figure("queries for that read", len(queries), None, "queries", target_text="constant (6)",
+                           ok=len(queries) <= 6),
+                    figure(f"full rebuild from the database, {N:,} trades", rebuild_s, None)],
+                   database=connection.vendor, trades=N)
         return 0 if ok else 1
 
 

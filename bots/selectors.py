@@ -47,13 +47,13 @@ def bots_for(principal, *, account: str | None = None, bot_type: str | None = No
              client_id: int | None = None):
     """The bots the caller may see: its own, or every client's for an admin; filters on top."""
     queryset = Bot.objects.select_related("account")
-    if not principal.is_admin:
+    if not principal.sees_all_clients:
         queryset = queryset.filter(client_id=principal.client_id)
     elif client_id is not None:
         queryset = queryset.filter(client_id=client_id)
     if account:
         queryset = queryset.filter(Q(account__name=account) | Q(client__account_identifier=account)) \
-            if principal.is_admin else queryset.filter(account__name=account)
+            if principal.sees_all_clients else queryset.filter(account__name=account)
     if bot_type:
         queryset = queryset.filter(bot_type=bot_type)
     if status in API_STATUS.values():

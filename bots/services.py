@@ -166,25 +166,91 @@ def update_bot(bot: Bot, *, actor: str, markets=None, **changes) -> Bot:
     return current
 
 
-@transaction.atomic
-def delete_bots(bots, *, actor: str) -> int:
+ORDERS_STILL_OPEN = ("These bots still have orders that may rest at the venue ({detail}); nothing was deleted. "
+                     "Retry, or delete with keep_orders to leave them open.")
+
+
+def delete_bots(bots, *, actor: str, keep_orders: bool = False) -> int:
     """Delete `bots` (with their orders and trades), one `bot.delete` audit row each.
 
-    Refuses (ValidationError, nothing deleted) if any is running or stopping: its orders may still
-    be live at the exchange, so it must be stopped first. Returns how many were deleted.
+    Refuses (ValidationError, nothing deleted) if any is running or stopping: it may be trading,
+    so it must be stopped first. A paused or stopped bot's open orders (kept on stop, say) are
+    cancelled at the venue first, unless ``keep_orders``: an order whose cancel the venue does not
+    confirm refuses the delete, since deleting would leave it resting with no bot and no row. Kept
+    orders stay on record as the account's orders (no bot). Returns how many were deleted.
     """
     ids = [bot.pk for bot in bots]
-    rows = list(Bot.objects.select_for_update().select_related("client", "account").filter(pk__in=ids))
-    busy = [bot for bot in rows if bot.status in UNDELETABLE_STATUSES]
+    _refuse_busy(Bot.objects.filter(pk__in=ids))
+    if not keep_orders:
+        _cancel_before_delete(ids)
+    with transaction.atomic():
+        rows = list(Bot.objects.select_for_update().select_related("client", "account").filter(pk__in=ids))
+        _refuse_busy(rows)  # started meanwhile
+        live = Order.objects.filter(bot_id__in=ids, status__in=Order.LIVE)
+        if keep_orders:
+            live.update(bot=None, note="kept when its bot was deleted")
+        elif live.exists():
+            raise ValidationError(ORDERS_STILL_OPEN.format(detail=f"{live.count()} order(s)"),
+                                  code="bot_orders_open")
+        for bot in rows:
+            record_event(actor=actor, action="bot.delete", bot=bot, changes={
+                "status": bot.status, "account": str(bot.account), "symbol": bot.symbol, "config": bot.config,
+                "keep_orders": keep_orders,
+            })
+            bot.delete()
+    return len(rows)
+
+
+def _refuse_busy(bots) -> None:
+    busy = [bot for bot in bots if bot.status in UNDELETABLE_STATUSES]
     if busy:
         names = ", ".join(str(bot) for bot in busy)
         raise ValidationError(f"Stop these bots before deleting them: {names}.", code="bot_not_stopped")
-    for bot in rows:
-        record_event(actor=actor, action="bot.delete", bot=bot, changes={
-            "status": bot.status, "account": str(bot.account), "symbol": bot.symbol, "config": bot.config,
-        })
-        bot.delete()
-    return len(rows)
+
+
+def _in_callers_transaction() -> bool:
+    """Whether a caller's transaction is open (a durable block may not nest in one; tests' own
+    wrapping transaction does not count)."""
+    try:
+        with transaction.atomic(durable=True):
+            return False
+    except RuntimeError:
+        return True
+
+
+def _cancel_before_delete(ids: list[int]) -> None:
+    """Cancel the bots' live orders at the venue, outside any transaction; ValidationError naming
+    the venue's words if one cannot be confirmed gone (the delete then does nothing)."""
+    from bots.engine.orders import cancel_order
+    from exchanges.errors import ExchangeError
+    from exchanges.registry import connector_for
+
+    live = list(Order.objects.filter(bot_id__in=ids, status__in=Order.LIVE).select_related("bot__account"))
+    if live and _in_callers_transaction():
+        # A caller's transaction is open (the admin's delete view, delete_client): no venue call
+        # may run inside it, so the orders are not cancelled here and the delete is refused.
+        raise ValidationError(ORDERS_STILL_OPEN.format(detail=f"{len(live)} order(s); stop the bot to cancel them"),
+                              code="bot_orders_open")
+    errors = []
+    by_account: dict[int, list[Order]] = {}
+    for order in live:
+        by_account.setdefault(order.bot.account_id, []).append(order)
+    for orders in by_account.values():
+        try:
+            connector = connector_for(orders[0].bot.account)
+        except ExchangeError as exc:
+            errors.append(scrub(str(exc)))
+            continue
+        try:
+            for order in orders:
+                try:
+                    cancel_order(connector, order)
+                except ExchangeError as exc:
+                    errors.append(scrub(str(exc)))
+        finally:
+            connector.close()
+    if errors:
+        raise ValidationError(ORDERS_STILL_OPEN.format(detail="; ".join(errors)[:500]), code="bot_orders_open")
 
 
 # --- lifecycle ---------------------------------------------------------------------------------

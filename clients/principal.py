@@ -25,19 +25,31 @@ UNKNOWN_WALLET = "No client has this wallet."
 NO_CLIENT = "This login belongs to no client."
 
 
+# What a caller is in the API. Operators are staff logins in a group of pipelabs/roles.py; who may
+# do what is decided in clients/selectors.py (write_refusal), and the README lists it.
+ADMIN, CLIENT, SUPPORT, TRADER = "admin", "client", "support", "trader"
+NO_ROLE = ""  # a staff login in no role group: sees no client's data
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The caller: ``client`` is None for a staff operator without a client row."""
+    """The caller: ``client_id`` is None for a staff operator without a client row."""
 
     user_id: int | None
     client_id: int | None
     client_name: str
     is_admin: bool
     actor: str  # what audit rows say
+    role: str = CLIENT
 
     @property
     def is_authenticated(self) -> bool:
         return True
+
+    @property
+    def sees_all_clients(self) -> bool:
+        """Admins and the support and trader operators read every client's objects."""
+        return self.is_admin or self.role in (SUPPORT, TRADER)
 
     @property
     def is_staff(self) -> bool:
@@ -52,24 +64,30 @@ class Principal:
         return Client.objects.filter(pk=self.client_id).first() if self.client_id else None
 
 
+def operator_role(user) -> str:
+    """A staff login's role: admin (superusers too) over trader over support."""
+    if user.is_superuser:
+        return ADMIN
+    groups = set(user.groups.values_list("name", flat=True))
+    return next((role for role in (ADMIN, TRADER, SUPPORT) if role in groups), NO_ROLE)
+
+
 def principal_for_user(user) -> Principal:
-    """A Django user as a caller: its client's role decides, and a staff operator is an admin."""
+    """A Django user as a caller: its client's role decides, and a staff operator its group's."""
     client = Client.objects.filter(user=user).first()
     if client is not None:
         if not client.is_active:
             raise exceptions.AuthenticationFailed("This client is deactivated.")
-        return Principal(user.pk, client.pk, client.name, client.is_admin,
-                         f"client:{client.account_identifier}")
+        return principal_for_client(client)
     if user.is_staff:
-        # Only a full admin operator acts on every client through the API; support and trader
-        # operators (pipelabs/roles.py) have no client, so they see nothing here.
-        is_admin = user.is_superuser or user.groups.filter(name="admin").exists()
-        return Principal(user.pk, None, user.get_username(), is_admin, user.get_username())
+        role = operator_role(user)
+        return Principal(user.pk, None, user.get_username(), role == ADMIN, user.get_username(), role)
     raise exceptions.AuthenticationFailed(NO_CLIENT)
 
 
 def principal_for_client(client: Client) -> Principal:
-    return Principal(client.user_id, client.pk, client.name, client.is_admin, f"client:{client.account_identifier}")
+    return Principal(client.user_id, client.pk, client.name, client.is_admin, f"client:{client.account_identifier}",
+                     ADMIN if client.is_admin else CLIENT)
 
 
 _cache: dict[str, tuple[float, Principal, object]] = {}
@@ -89,6 +107,23 @@ def forget_token(token: str | bytes) -> None:
 def forget_all() -> None:
     with _lock:
         _cache.clear()
+
+
+def remembered_principal(request) -> Principal | None:
+    """The caller of ``request`` if its bearer token is in this process's cache and unexpired, else
+    None (the full check then runs): lets a hot GET skip DRF's authentication machinery."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    prefix, _, token = header.partition(" ")
+    if prefix.lower() != "bearer" or not token or " " in token:
+        return None
+    with _lock:
+        hit = _cache.get(_key(token.encode()))
+    if hit is None or hit[0] <= time.monotonic():
+        return None
+    expiry = hit[2].expiry
+    if expiry is not None and expiry.timestamp() <= time.time():
+        return None
+    return hit[1]
 
 
 class BearerTokenAuthentication(TokenAuthentication):

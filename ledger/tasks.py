@@ -1,6 +1,9 @@
 """django-q2 entry points for the ledger: thin, safe to run twice, and raising on failure."""
 
 import logging
+from datetime import timedelta
+
+from django.conf import settings
 
 from bots.models import Bot
 from ledger import services
@@ -28,17 +31,40 @@ def sync_trades_task(bot_id: int) -> int:
 SYNC_CLAIM = "ledger:sync-trades:{bot_id}"
 
 
+def sync_stale_s() -> float:
+    """A bot synced more recently than this needs no scheduled sync: its ticks read its fills every
+    BOT_SYNC_EVERY_S (60 s) and whenever an order fills, so twice that means its ticks are not."""
+    return 2 * float(getattr(settings, "BOT_SYNC_EVERY_S", 60))
+
+
+def bots_needing_sync():
+    """Bots whose fills no tick is reading: running (or paused, its orders still resting) or holding
+    live orders (kept on stop), and not synced for ``sync_stale_s()`` (never, or their ticks stall)."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from bots.models import Order
+
+    cutoff = timezone.now() - timedelta(seconds=sync_stale_s())
+    holding = Q(status__in=(Bot.Status.RUNNING, Bot.Status.PAUSED)) | Q(
+        pk__in=Order.objects.filter(status__in=Order.LIVE, bot__isnull=False).values("bot_id"))
+    stale = Q(trade_cursor__isnull=True) | Q(trade_cursor__last_synced_at__isnull=True) | Q(
+        trade_cursor__last_synced_at__lt=cutoff)
+    return Bot.objects.filter(holding).filter(stale).order_by("pk")
+
+
 def enqueue_trade_syncs() -> int:
-    """Queue one sync per running bot, skipping bots whose previous sync is still queued or running.
+    """Queue one sync per bot that needs one (``bots_needing_sync``), skipping bots whose previous
+    sync is still queued or running. A ticking bot syncs in its ticks; repeating that here would
+    only double the venue's trade reads.
 
     One task per bot keeps each within the cluster's timeout however many bots there are.
     """
-    from django.conf import settings
     from django.core.cache import cache
     from django_q.tasks import async_task
 
     queued = 0
-    for bot_id in Bot.objects.filter(status=Bot.Status.RUNNING).order_by("pk").values_list("pk", flat=True):
+    for bot_id in bots_needing_sync().values_list("pk", flat=True):
         # The claim expires with the task's retry window, so a lost task never blocks the bot.
         if cache.add(SYNC_CLAIM.format(bot_id=bot_id), 1, timeout=settings.Q_CLUSTER["retry"]):
             async_task("ledger.tasks.sync_claimed_trades_task", bot_id)

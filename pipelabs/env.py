@@ -74,11 +74,13 @@ def normalize_environ(environ_map=os.environ) -> None:
             environ_map[name] = value.strip()
 
 
-def database_config(url: str, conn_max_age: int, connect_timeout_s: float = 10) -> dict:
+def database_config(url: str, conn_max_age: int, connect_timeout_s: float = 10, *,
+                    server_side_cursors: bool = True) -> dict:
     """Django DATABASES entry for a URL; accepts ``postgres://`` and ``postgresql://``.
 
     PostgreSQL goes through ``pipelabs.postgresql``: Django's backend with a wall-clock connect
-    deadline and per-process statement and lock timeouts.
+    deadline and per-process statement and lock timeouts. ``server_side_cursors=False`` for a
+    transaction-mode pooler (pgbouncer), where a named cursor cannot outlive its transaction.
     """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
@@ -92,6 +94,8 @@ def database_config(url: str, conn_max_age: int, connect_timeout_s: float = 10) 
         # the backend's finer deadline.
         config["OPTIONS"].setdefault("connect_timeout", max(2, math.ceil(connect_timeout_s)) if connect_timeout_s > 0 else 0)
         config["ENGINE"] = "pipelabs.postgresql"
+        if not server_side_cursors:
+            config["DISABLE_SERVER_SIDE_CURSORS"] = True
     return config
 
 

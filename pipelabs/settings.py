@@ -111,8 +111,11 @@ WORKER_STATEMENT_TIMEOUT_S = env.float("WORKER_STATEMENT_TIMEOUT_S", default=0.0
 WORKER_LOCK_TIMEOUT_S = env.float("WORKER_LOCK_TIMEOUT_S", default=0.0)
 HEALTH_TIMEOUT_S = env.float("HEALTH_TIMEOUT_S", default=1.0)
 RATELIMIT_DB_TIMEOUT_S = env.float("RATELIMIT_DB_TIMEOUT_S", default=0.3)
+# Behind pgbouncer in transaction mode (docs/deploy.md): QuerySet.iterator() then reads in chunks.
+DB_DISABLE_SERVER_SIDE_CURSORS = env.bool("DB_DISABLE_SERVER_SIDE_CURSORS", default=False)
 if DATABASE_URL:
-    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE, DB_CONNECT_TIMEOUT_S)}
+    DATABASES = {"default": database_config(DATABASE_URL, CONN_MAX_AGE, DB_CONNECT_TIMEOUT_S,
+                                            server_side_cursors=not DB_DISABLE_SERVER_SIDE_CURSORS)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -133,7 +136,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "pipelabs.cache.RedisCache",  # one client per pool, one-trip incr
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
@@ -212,7 +215,8 @@ REST_FRAMEWORK = {
         "clients.principal.BearerTokenAuthentication",
         "clients.principal.WalletHeaderAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Signed in to read; writes as clients.selectors.write_refusal decides (roles, management mode).
+    "DEFAULT_PERMISSION_CLASSES": ["clients.api.permissions.OwnWrites"],
     # Decimals as JSON numbers from their own digits (pipelabs/api/wire.py).
     "DEFAULT_RENDERER_CLASSES": ["pipelabs.api.wire.DecimalJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pipelabs.api.wire.DecimalJSONParser"],
@@ -230,9 +234,13 @@ REST_KNOX = {
 # Seconds a process trusts a token it has checked before asking the database again: a revoked
 # token may still pass for this long in another process (the revoking one forgets it at once).
 API_TOKEN_CACHE_S = env.float("API_TOKEN_CACHE_S", default=10.0)
-# GET /bots answers an unchanged list (same bots, none updated) from each process's memory for this
-# long: its balances, volume and P&L come from snapshots refreshed on a minute scale anyway. 0: off.
-API_LIST_CACHE_S = env.float("API_LIST_CACHE_S", default=5.0)
+# GET /bots answers an unchanged list (same bots, none updated) from memory (this process's, or the
+# shared cache's) for this long: its heartbeats and figures may trail by this much; a change to a
+# listed bot's row is seen at once. 0: off.
+API_LIST_CACHE_S = env.float("API_LIST_CACHE_S", default=2.0)
+# GET /bots/{id} answers from this process's memory while the bot's row is unchanged, for this long
+# (its health reads the heartbeat's age against the clock). 0: off.
+API_DETAIL_CACHE_S = env.float("API_DETAIL_CACHE_S", default=1.0)
 # POST /orders/place waits on the venue: its whole budget (markets, send, look-ups), under gunicorn's 30 s.
 MANUAL_ORDER_TIMEOUT_S = env.float("MANUAL_ORDER_TIMEOUT_S", default=12.0)
 # The earlier frontend identified itself with a bare X-Wallet-Address header, which anyone can
@@ -260,7 +268,7 @@ SPECTACULAR_SETTINGS = {
     # Every error answer ({"detail", "code"}) documented on every operation, as the handler sends it.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "pipelabs.api.base.error_responses"],
     "ENUM_NAME_OVERRIDES": {"WalletChain": ["solana", "evm"], "ManagementMode": ["self", "managed"],
-                            "LimitOnly": ["limit"]},
+                            "OrderKind": ["limit", "market"]},
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -17,8 +17,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    # The client API sits at the root, path for path as the frontend calls it.
-    path("", include("clients.api.urls")),
+    # The client API sits at the root, path for path as the frontend calls it; the bots' routes
+    # first, as the frontend polls them (their paths overlap no other app's).
     path("", include("bots.api.urls")),
+    path("", include("clients.api.urls")),
     path("", include("ledger.api.urls")),
 ]

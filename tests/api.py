@@ -48,7 +48,9 @@ def body(response):
     return simplejson.loads(response.content, use_decimal=True)
 
 
-def client_with_token(name="acme", role="client", wallets=()):
-    client = create_client(name=name, role=role, wallets=list(wallets))
+def client_with_token(name="acme", role="client", wallets=(), mode="self"):
+    """A client and its API caller; self-managed unless ``mode`` says "managed" (the model's default),
+    since most tests act on the client's bots as the client."""
+    client = create_client(name=name, role=role, wallets=list(wallets), management_mode=mode)
     token, _ = issue_token(client)
     return client, Api(token)

@@ -14,6 +14,7 @@ from pipelabs.api.wire import plain_json
 
 MAX_ID = 2**63 - 1
 NOT_FOUND_BALANCE = "Balance not found: {reason}"
+TYPES_DIFFER = "type and order_type differ; send one of them."
 
 
 class ConfigField(serializers.DictField):
@@ -200,11 +201,18 @@ class OrderPlaceSerializer(StrictSerializer):
     pair = serializers.CharField(max_length=40, required=False)
     symbol = serializers.CharField(max_length=40, required=False)
     side = serializers.ChoiceField(["buy", "sell"])
-    type = serializers.ChoiceField(["limit"], required=False)
-    order_type = serializers.ChoiceField(["limit"], required=False)
+    type = serializers.ChoiceField(["limit", "market"], required=False)
+    order_type = serializers.ChoiceField(["limit", "market"], required=False)
     # Numbers or strings, read exactly; bounded like the order columns (38 digits, 18 places).
     amount = serializers.DecimalField(max_digits=38, decimal_places=18, min_value=Decimal("0.000000000000000001"))
-    price = serializers.DecimalField(max_digits=38, decimal_places=18, min_value=Decimal("0.000000000000000001"))
+    # A limit order's; a market order has none (bots/manual.py checks which the venue takes).
+    price = serializers.DecimalField(max_digits=38, decimal_places=18, min_value=Decimal("0.000000000000000001"),
+                                     required=False)
+
+    def validate(self, attrs):
+        if attrs.get("type") and attrs.get("order_type") and attrs["type"] != attrs["order_type"]:
+            raise serializers.ValidationError({"type": TYPES_DIFFER})
+        return attrs
 
 
 def order_json(order) -> dict:

@@ -1,22 +1,21 @@
 import csv
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from bots import intake, selectors
+from bots.api import hot
 from bots.api.serializers import (
     BotCreateSerializer, BotListSerializer, BotSerializer, BotUpdateSerializer, CredentialsSerializer,
     OrderPlaceSerializer, StopSerializer, balance_json, bot_json, order_json, pnl_json,
 )
 from bots.manual import place_manual_order
 from bots.services import start_bot, stop_bot
-from bots.models import Bot
+from bots.models import Bot, Order
 from bots.services import delete_bots, update_bot
 from clients.selectors import acting_client
 from exchanges.models import ExchangeAccount
@@ -24,10 +23,11 @@ from exchanges.errors import ExchangeTimeout, OrderStateUnknown
 from ledger import prices
 from ledger.models import BotTrade
 from ledger.selectors import balances_for_bot, pnl_for_bot, stats_for_bot, summaries_for_bots, volume_for_bots
-from pipelabs.api.base import IsAdmin, deleted
+from clients.api.permissions import AdminWrites
+from pipelabs.api.base import ApiView, deleted
 from pipelabs.api.exceptions import Conflict
 from pipelabs.api.idempotency import HEADER, idempotent
-from pipelabs.api.memo import ListCache
+from pipelabs.api.memo import ListCache, writes_version
 from pipelabs.api.wire import dumps
 
 DEFAULT_PAGE_SIZE = 100
@@ -35,7 +35,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, require
                                    description="Retry-safe: the same key and body answer the first result again.")
 MAX_PAGE_SIZE = 500
 TRUE = ("1", "true", "yes", "on")
-list_cache = ListCache("API_LIST_CACHE_S")
+list_cache = ListCache("API_LIST_CACHE_S", shared=True)
+detail_cache = ListCache("API_DETAIL_CACHE_S")
 BAD_PAGE = "{name} is a whole number from 1 to {high}."
 NO_SUCH_ACCOUNT = "No exchange account of this bot's client has this name."
 READ_ONLY = "{field} cannot be changed here."
@@ -43,10 +44,10 @@ RECENT_TRADES = 20
 CSV_MAX_ROWS = 100_000
 
 
-def _page(request) -> tuple[int, int]:
+def _page(params) -> tuple[int, int]:
     values = {}
     for name, default, high in (("page", 1, 10**9), ("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)):
-        raw = request.query_params.get(name) or request.query_params.get("limit" if name == "page_size" else "_")
+        raw = params.get(name) or params.get("limit" if name == "page_size" else "_")
         raw = default if raw in (None, "") else raw
         if not (str(raw).isascii() and str(raw).isdigit()) or not 1 <= int(raw) <= high:
             raise ValidationError({name: BAD_PAGE.format(name=name, high=high)})
@@ -66,7 +67,58 @@ def _with_figures(bots: list, now) -> list[dict]:
     return answer
 
 
-class BotsView(APIView):
+def bots_answer(principal, params) -> bytes:
+    """The rendered list for ``params``; an unchanged list (same bots, none updated: one query says)
+    comes from memory, this process's or another's, for up to API_LIST_CACHE_S."""
+    page, size = _page(params)
+    queryset = selectors.bots_for(principal, account=params.get("account"), bot_type=params.get("bot_type"),
+                                  status=params.get("status"))
+    # Keyed by whose view it is: a client's own bots, or every client's.
+    scope = "all" if principal.sees_all_clients else principal.client_id
+    key = (scope, tuple(sorted(params.items())))
+    version = writes_version()
+    cached = list_cache.unchanged(key, version)
+    if cached is not None:
+        return cached
+    stamp = hot.list_stamp(key, queryset)
+    list_cache.stamp_read(key, version, scope, stamp)
+
+    def build():
+        built_stamp = hot.list_stamp(key, queryset)
+        bots = list(queryset[(page - 1) * size: page * size])
+        now = timezone.now()
+        if str(params.get("include_balances", "")).lower() in TRUE:
+            items = _with_figures(bots, now)
+        else:
+            items = [bot_json(bot, now) for bot in bots]
+        return built_stamp, dumps({"bots": items, "count": built_stamp[0], "page": page, "page_size": size})
+
+    return list_cache.answer(key, stamp, build)
+
+
+def bot_answer(principal, bot_id) -> bytes:
+    """One bot rendered; answered from this process's memory while its row (every field the answer
+    shows) is unchanged, for up to API_DETAIL_CACHE_S (its health reads the heartbeat's age). The row
+    is not read again while no write went through the API since it was; the caller's right to see the
+    bot is checked against the row's client either way."""
+    bot_id = hot.bot_id_from(bot_id)
+    version = writes_version()
+    cached = detail_cache.unchanged(bot_id, version,
+                                    lambda owner: principal.sees_all_clients or owner == principal.client_id)
+    if cached is not None:
+        return cached
+    row = hot.bot_row(principal, bot_id)
+    if row is None:
+        raise Http404(selectors.BOT_NOT_FOUND)
+    detail_cache.stamp_read(bot_id, version, row[hot.BOT_CLIENT], row)
+    cached = detail_cache.get(bot_id, row)
+    if cached is None:
+        cached = dumps(bot_json(selectors.access_bot(principal, bot_id)))
+        detail_cache.put(bot_id, row, cached)
+    return cached
+
+
+class BotsView(hot.HotGetMixin, ApiView):
     @extend_schema(
         parameters=[*(OpenApiParameter(name, str, required=False)
                       for name in ("account", "bot_type", "status", "include_balances")),
@@ -77,26 +129,13 @@ class BotsView(APIView):
         responses=BotListSerializer, tags=["bots"], operation_id="bots_list",
     )
     def get(self, request):
-        page, size = _page(request)
-        params = request.query_params
-        queryset = selectors.bots_for(request.user, account=params.get("account"), bot_type=params.get("bot_type"),
-                                      status=params.get("status"))
-        # One query says whether any listed bot changed; an unchanged list within API_LIST_CACHE_S
-        # is answered from this process's memory (figures move only at the refresh's pace).
-        stamp = queryset.aggregate(count=Count("id"), changed=Max("updated_at"))
-        key = (request.user.client_id, request.user.is_admin, tuple(sorted(params.items())))
-        cached = list_cache.get(key, stamp)
-        if cached is not None:
-            return HttpResponse(cached, content_type="application/json")
-        bots = list(queryset[(page - 1) * size: page * size])
-        now = timezone.now()
-        if str(params.get("include_balances", "")).lower() in TRUE:
-            items = _with_figures(bots, now)
-        else:
-            items = [bot_json(bot, now) for bot in bots]
-        answer = dumps({"bots": items, "count": stamp["count"], "page": page, "page_size": size})
-        list_cache.put(key, stamp, answer)
-        return HttpResponse(answer, content_type="application/json")
+        return hot.json_bytes(bots_answer(request.user, request.query_params))
+
+    def hot_get(self, request, principal):
+        try:
+            return hot.json_bytes(bots_answer(principal, request.GET))
+        except ValidationError:
+            return None  # the ordinary path answers the 400
 
     @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
                    parameters=[IDEMPOTENCY_KEY])
@@ -119,7 +158,7 @@ def create(request):
     return Response(answer, status=201)
 
 
-class BotCreateView(APIView):
+class BotCreateView(ApiView):
     @extend_schema(request=BotCreateSerializer, responses={201: BotSerializer}, tags=["bots"],
                    parameters=[IDEMPOTENCY_KEY])
     @idempotent
@@ -127,10 +166,18 @@ class BotCreateView(APIView):
         return create(request)
 
 
-class BotDetailView(APIView):
+class BotDetailView(hot.HotGetMixin, ApiView):
+    trader_methods = ("PUT", "PATCH")  # edit a bot's config; deleting it is an admin's or its client's
+
     @extend_schema(responses=BotSerializer, tags=["bots"])
     def get(self, request, bot_id):
-        return Response(bot_json(selectors.access_bot(request.user, bot_id)))
+        return hot.json_bytes(bot_answer(request.user, bot_id))
+
+    def hot_get(self, request, principal, bot_id):
+        try:
+            return hot.json_bytes(bot_answer(principal, bot_id))
+        except Http404:
+            return None  # the ordinary path answers the 404
 
     @extend_schema(request=BotUpdateSerializer, responses=BotSerializer, tags=["bots"])
     def put(self, request, bot_id):
@@ -174,7 +221,7 @@ class BotDetailView(APIView):
         return Response(deleted(bot.pk))
 
 
-class BalanceAndVolumeView(APIView):
+class BalanceAndVolumeView(ApiView):
     @extend_schema(tags=["bots"], responses=inline_serializer("BalanceAndVolume", {
         "bot_id": serializers.IntegerField(), "bot_type": serializers.CharField(), "pair": serializers.CharField(),
         "available": serializers.DictField(), "locked": serializers.DictField(), "volume": serializers.DictField(),
@@ -223,7 +270,7 @@ def _trade_json(trade: BotTrade, rate) -> dict:
     }
 
 
-class StatsView(APIView):
+class StatsView(ApiView):
     @extend_schema(tags=["bots"], responses=inline_serializer("BotStats", {
         "bot_id": serializers.IntegerField(), "total_trades": serializers.IntegerField(),
         "buy_count": serializers.IntegerField(), "sell_count": serializers.IntegerField(),
@@ -250,7 +297,7 @@ class _Echo:
         return value
 
 
-class TradesView(APIView):
+class TradesView(ApiView):
     @extend_schema(tags=["bots"], parameters=[OpenApiParameter("format", str, enum=["json", "csv"], required=False),
                                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
                    responses=inline_serializer("BotTrades", {"trades": serializers.ListField(),
@@ -261,7 +308,7 @@ class TradesView(APIView):
         rate = _usd_rate(bot)
         if request.query_params.get("format") == "csv":
             return self._csv(bot, trades, rate)
-        page, size = _page(request)
+        page, size = _page(request.query_params)
         rows = trades[(page - 1) * size: page * size]
         return Response({"bot_id": bot.pk, "trades": [_trade_json(t, rate) for t in rows], "count": trades.count(),
                          "page": page, "page_size": size})
@@ -283,7 +330,7 @@ class TradesView(APIView):
         return response
 
 
-class HealthSummaryView(APIView):
+class HealthSummaryView(ApiView):
     @extend_schema(tags=["bots"], responses=inline_serializer("BotHealthSummary", {
         name: serializers.IntegerField() for name in ("total", "running", "stopped", "error", "stale", "healthy")
     }))
@@ -291,7 +338,7 @@ class HealthSummaryView(APIView):
         return Response(selectors.health_summary(request.user))
 
 
-class AddCredentialsView(APIView):
+class AddCredentialsView(ApiView):
     @extend_schema(request=CredentialsSerializer, tags=["bots"], responses=inline_serializer("CredentialsSaved", {
         "status": serializers.CharField(), "bot_id": serializers.IntegerField(),
         "api_key_preview": serializers.CharField(allow_null=True), "has_key": serializers.BooleanField(),
@@ -312,9 +359,11 @@ class AddCredentialsView(APIView):
                          "has_wallet_key": bool(bot.account.wallet and bot.account.wallet.has_private_key)})
 
 
-class StartView(APIView):
+class StartView(ApiView):
     """Start the bot (idempotent: a running bot is left running); 409 while it is stopping or the
     kill switch is on. Its first tick reconciles its orders with the venue before trading."""
+
+    trader_methods = ("POST",)
 
     @extend_schema(request=None, responses=BotSerializer, tags=["bots"])
     def post(self, request, bot_id):
@@ -326,9 +375,11 @@ class StartView(APIView):
 STOP_UNDER_WAY = "Stopping: the engine cancels its open orders and syncs its fills, then it reads stopped."
 
 
-class StopView(APIView):
+class StopView(ApiView):
     """Stop the bot (idempotent). It moves to stopping at once and places nothing more; the engine
     cancels its open orders (unless keep_orders) and syncs its last fills, so no venue is waited on here."""
+
+    trader_methods = ("POST",)
 
     @extend_schema(request=StopSerializer, responses=BotSerializer, tags=["bots"])
     def post(self, request, bot_id):
@@ -347,17 +398,20 @@ class StopView(APIView):
 NO_SUCH_ORDER_ACCOUNT = "No exchange account of this client matches; give account_id, or account and connector."
 
 
-class PlaceOrderView(APIView):
-    """A manual limit order for a client's account (admins): recorded as an order of no bot, audited,
-    sent through the guard within MANUAL_ORDER_TIMEOUT_S; the venue's refusal or silence is the answer."""
+class PlaceOrderView(ApiView):
+    """A manual order for a client's account (admins): limit, or ``type: "market"`` (no price) on the
+    venues that take one cleanly (paper, BitMart, Coinstore, Jupiter; elsewhere a 400). Recorded as an
+    order of no bot, audited, sent through the guard within MANUAL_ORDER_TIMEOUT_S; the venue's
+    refusal or silence is the answer."""
 
-    permission_classes = [IsAdmin]
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=OrderPlaceSerializer, parameters=[IDEMPOTENCY_KEY], tags=["orders"],
                    responses={201: inline_serializer("PlacedOrder", {
                        "id": serializers.IntegerField(), "client_order_id": serializers.CharField(),
-                       "status": serializers.CharField(), "amount": serializers.DecimalField(38, 18),
-                       "price": serializers.DecimalField(38, 18)})})
+                       "status": serializers.CharField(), "type": serializers.ChoiceField(["limit", "market"]),
+                       "amount": serializers.DecimalField(38, 18),
+                       "price": serializers.DecimalField(38, 18, allow_null=True)})})
     @idempotent
     def post(self, request):
         body = OrderPlaceSerializer(data=request.data)
@@ -380,7 +434,8 @@ class PlaceOrderView(APIView):
         symbol = intake.pair_from(data)
         try:
             order = place_manual_order(found[0], symbol=symbol, side=data["side"], amount=data["amount"],
-                                       price=data["price"], actor=request.user.actor)
+                                       price=data.get("price"), actor=request.user.actor,
+                                       kind=data.get("type") or data.get("order_type") or Order.Kind.LIMIT)
         except (ExchangeTimeout, OrderStateUnknown) as exc:
             answer = {"detail": str(exc), "code": exc.code}
             if getattr(exc, "client_order_id", ""):

@@ -4,14 +4,17 @@ django-q2 runs a schedule at most once a minute (and checks schedules only every
 schedule (``bot-dispatch``, every minute) starts ``dispatch()``, which loops for up to
 DISPATCH_RUN_S (55 s, inside the worker's timeout) and then enqueues its own successor:
 each pass claims the bots whose ``next_tick_at`` has come and whose lease is free, by one
-conditional UPDATE, and enqueues a ``tick`` task for each. Any number of dispatchers, in any
-number of clusters on one database, may run at once: the UPDATE's row count says who claimed a
-bot, so a bot is never handed to two ticks. The lease is the claim: a tick lost with its
+conditional UPDATE, and enqueues their ticks in batches (one task per chunk of bots, so
+django-q2's per-task cost is spread; bots/engine/tick.py ``run_batch``). Any number of
+dispatchers, in any number of clusters on one database, may run at once (one per cluster, each
+feeding its own queue): the UPDATE's row count says who claimed a bot, so a bot is never handed
+to two ticks. The lease is the claim: a tick lost with its
 worker lapses with it and the bot is claimed again.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta
 
@@ -46,22 +49,41 @@ def claim_due(now: datetime | None = None, limit: int = BATCH) -> tuple[str, lis
     return token, [(pk, due_at) for pk, due_at in due if pk in won]
 
 
+def batch_size(claimed: int) -> int:
+    """Bots per tick task: enough to spread django-q2's per-task cost, few enough that every
+    worker gets a share of the pass (at most BOT_TICK_BATCH, default 25)."""
+    workers = max(1, int(settings.Q_CLUSTER.get("workers") or 1))
+    return max(1, min(int(getattr(settings, "BOT_TICK_BATCH", 25)), math.ceil(claimed / workers)))
+
+
 def dispatch_once(now: datetime | None = None) -> int:
-    """One pass: claim the due bots and enqueue their ticks; returns how many were enqueued."""
+    """One pass: claim the due bots and enqueue their ticks in batches; returns how many bots."""
     from django_q.tasks import async_task
 
     token, claimed = claim_due(now)
-    for bot_id, due_at in claimed:
-        async_task("bots.tasks.tick_task", bot_id, token, due_at.isoformat() if due_at else None,
-                   task_name=f"tick-{bot_id}-{token[:8]}")
+    size = batch_size(len(claimed))
+    for start in range(0, len(claimed), size):
+        chunk = claimed[start:start + size]
+        # save=False: a tick's outcome is its log line and the bot's row; a failed task is still saved.
+        async_task("bots.tasks.tick_batch_task", [pk for pk, _ in chunk], token,
+                   [due.isoformat() if due else None for _, due in chunk],
+                   task_name=f"tick-{chunk[0][0]}-{token[:8]}", save=False)
     return len(claimed)
 
 
+def dispatcher_name() -> str:
+    """The dispatcher lease's name: one per cluster (Q_CLUSTER name), since each cluster has its own
+    queue and must feed its own workers; dispatchers of different clusters share the bots safely
+    (the bots' leases decide), so two clusters tick twice as many bots."""
+    return f"{DISPATCHER}:{settings.Q_CLUSTER.get('name', '')}"[:50]
+
+
 def _hold(token: str, seconds: float) -> bool:
-    """Take or renew the dispatcher's lease; False when another dispatcher holds it."""
+    """Take or renew this cluster's dispatcher lease; False when another dispatcher holds it."""
     now = timezone.now()
-    EngineLease.objects.get_or_create(name=DISPATCHER)
-    rows = EngineLease.objects.filter(name=DISPATCHER).filter(Q(owner=token) | Q(owner="") | Q(until__lt=now))
+    name = dispatcher_name()
+    EngineLease.objects.get_or_create(name=name)
+    rows = EngineLease.objects.filter(name=name).filter(Q(owner=token) | Q(owner="") | Q(until__lt=now))
     return bool(rows.update(owner=token, until=now + timedelta(seconds=seconds)))
 
 
@@ -73,7 +95,7 @@ def run_s_default() -> float:
 def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool = True) -> int:
     """Pass after pass for ``run_s`` seconds, then hand over to a successor task at once.
 
-    One dispatcher at a time (a lease on the EngineLease row): the every-minute schedule only
+    One dispatcher per cluster at a time (a lease on its EngineLease row): the every-minute schedule only
     restarts the chain when its last link died (the lease lapses LEASE_S after its last renewal),
     so ticks never wait for the scheduler's next pass (django-q2 checks schedules every 30 s).
     Returns how many ticks were enqueued; 0 at once when another dispatcher is running.
@@ -98,7 +120,7 @@ def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool 
                     return total  # lapsed (this worker stalled) and taken over: stop at once
                 renewed = time.monotonic()
     finally:
-        EngineLease.objects.filter(name=DISPATCHER, owner=token).update(owner="", until=None)
+        EngineLease.objects.filter(name=dispatcher_name(), owner=token).update(owner="", until=None)
     if chain:
         async_task("bots.tasks.dispatch_task", task_name=f"dispatch-{token[:8]}")
     return total

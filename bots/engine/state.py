@@ -7,6 +7,8 @@ side balance come from the bot's booked trades (the venue's fills), not from a c
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -46,6 +48,10 @@ def realized(bot) -> Decimal:
     return (row[0] or Decimal(0)) if row else Decimal(0)
 
 
+def config_digest(config) -> str:
+    return hashlib.blake2b(json.dumps(config or {}, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
 def load(bot, now: datetime, mid: Decimal | None, *, pnl_now: Decimal | None = None,
          day_volume: bool = True) -> tuple[BotState, dict]:
     """The strategy's BotState and the updated raw state (day rolled, baselines set)."""
@@ -59,6 +65,9 @@ def load(bot, now: datetime, mid: Decimal | None, *, pnl_now: Decimal | None = N
                    session_start_price=str(mid) if mid is not None else None)
     elif raw.get("session_start_price") is None and mid is not None:
         raw["session_start_price"] = str(mid)
+    digest = config_digest(bot.config)
+    config_changed = raw.get("config_digest") not in (None, digest)
+    raw["config_digest"] = digest
     # Only the volume and DEX strategies steer by the day's volume; a spread bot skips the query.
     bought, sold = day_figures(bot, now) if day_volume else (Decimal(0), Decimal(0))
     state = BotState(
@@ -72,6 +81,7 @@ def load(bot, now: datetime, mid: Decimal | None, *, pnl_now: Decimal | None = N
         session_start_price=_decimal(raw.get("session_start_price")),
         recent_mids=tuple(Decimal(m) for m in raw.get("recent_mids", [])),
         twap_done_base=Decimal(raw.get("twap_done_base") or 0),
+        config_changed=config_changed,
     )
     return state, raw
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bots import strategies
@@ -116,11 +117,40 @@ def interval_s(bot: Bot, decision_next: datetime | None, now: datetime) -> float
     return 60.0
 
 
-def run(bot_id: int, token: str, due_at: datetime | None = None) -> TickReport:
-    """The tick the dispatcher enqueued; a tick whose lease is gone does nothing."""
+def batch_handback_s() -> float:
+    """How long into a batch a bot's tick may still start (BOT_BATCH_HANDBACK_S, default 2 s)."""
+    return float(getattr(settings, "BOT_BATCH_HANDBACK_S", 2.0))
+
+
+def run_batch(claimed: list[tuple[int, datetime | None]], token: str) -> list[TickReport]:
+    """The ticks of the bots one dispatcher pass claimed under ``token``, one after another.
+
+    One task per batch spreads django-q2's per-task cost over many ticks. So that one slow venue
+    cannot starve the rest, a bot whose turn comes more than ``batch_handback_s()`` after the
+    batch began is handed back untouched (its lease freed, its due time kept): the dispatcher's
+    next pass claims it again at once for whichever worker is free. Each bot keeps its own lease,
+    so exactly-once holds as for single ticks; every tick stops starting venue calls at the
+    batch's budget, which keeps the whole task inside the worker's timeout.
+    """
+    began = time.monotonic()
+    deadline = began + tick_budget_s()
+    reports = []
+    for index, (bot_id, due_at) in enumerate(claimed):
+        if index and time.monotonic() - began >= batch_handback_s():
+            rest = [pk for pk, _ in claimed[index:]]
+            Bot.objects.filter(pk__in=rest, lease_owner=token).update(lease_owner="", lease_until=None)
+            logger.info("tick batch handed back", extra={"bot_ids": rest[:50], "handed_back": len(rest)})
+            break
+        reports.append(run(bot_id, token, due_at, deadline=deadline))
+    return reports
+
+
+def run(bot_id: int, token: str, due_at: datetime | None = None, *, deadline: float | None = None) -> TickReport:
+    """The tick the dispatcher enqueued; a tick whose lease is gone does nothing. No venue call
+    starts after ``deadline`` (monotonic; default this tick's own budget)."""
     report = TickReport(bot_id=bot_id, due_at=due_at)
     started = time.monotonic()
-    bot = lease.holding(bot_id, token).select_related("account", "client").first()
+    bot = lease.holding(bot_id, token).select_related("account", "client", "pnl_state").first()
     if bot is None:
         report.outcome = "lease lost"
         return report
@@ -139,7 +169,7 @@ def run(bot_id: int, token: str, due_at: datetime | None = None) -> TickReport:
     if _came_back_paused(bot, token, now):
         report.outcome = "paused after downtime"
         return report
-    deadline = started + tick_budget_s()
+    deadline = min(deadline or float("inf"), started + tick_budget_s())
     try:
         fields = _tick(bot, token, report, deadline)
     except Exception as exc:  # noqa: BLE001  the failure is counted and shown; raising would only retry
@@ -147,10 +177,18 @@ def run(bot_id: int, token: str, due_at: datetime | None = None) -> TickReport:
         report.outcome = f"failed: {fields.get('health_message', '')[:200]}"
     report.total_s = time.monotonic() - started
     fields.setdefault("heartbeat_at", timezone.now())
-    if not lease.holding(bot_id, token).filter(status=Bot.Status.RUNNING).update(
-            lease_owner="", lease_until=None, **fields):
-        # Stopped or paused meanwhile: that change stands; only what the tick learned is kept.
-        lease.release(bot_id, token, **{k: v for k, v in fields.items() if k in ("heartbeat_at", "state")})
+    with transaction.atomic():
+        if "status" not in fields and connection.vendor == "postgresql":
+            # A routine tick's closing write need not wait for the WAL flush (~1-2 ms, the
+            # largest part of an idle tick's database time): lost in a database crash, it costs
+            # one tick's memory (recomputed next tick) and a lease that lapses by itself. Status
+            # changes, orders and fills are committed durably as before.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if not lease.holding(bot_id, token).filter(status=Bot.Status.RUNNING).update(
+                lease_owner="", lease_until=None, **fields):
+            # Stopped or paused meanwhile: that change stands; only what the tick learned is kept.
+            lease.release(bot_id, token, **{k: v for k, v in fields.items() if k in ("heartbeat_at", "state")})
     logger.info("tick", extra={"bot_id": bot_id, "worker_pid": os.getpid(), "due_at": due_at.isoformat() if due_at else None,
                                "started_at": report.started_at.isoformat(), "outcome": report.outcome[:200],
                                "engine_ms": round(report.engine_s * 1000, 2), "total_ms": round(report.total_s * 1000, 2),
@@ -228,22 +266,23 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
             reconciled = True
         _check_time(deadline, report)
         open_orders = connector.fetch_open_orders(bot.symbol)
-        changed = _settle_missing(bot, connector, open_orders)
+        changed, live = _settle_missing(bot, connector, open_orders)
         book = connector.fetch_order_book(bot.symbol, 20)
         balances = {b.asset: b for b in connector.fetch_balance()}
         _check_time(deadline, report)
         # Fills come from orders that changed (seen here or when placed below), so the venue's fills
         # are read then, and at least every BOT_SYNC_EVERY_S for anything else (a partial fill).
+        synced = reconciled
         if changed or not reconciled and _due(raw_state, "synced_at", "BOT_SYNC_EVERY_S", 60, now):
             sync_trades(bot)
             claim_unowned_fills(bot)
             raw_state["synced_at"] = now.isoformat()
-        snapshot = _snapshot(bot, book, balances, open_orders, now)
+            synced = True
+        snapshot = _snapshot(bot, book, balances, open_orders, live, now)
         snapshot = _with_prices(bot, connector, config, snapshot, report)
         mid = snapshot.mid
         bot.state = raw_state
-        pnl_row = PnlState.objects.filter(bot=bot).values_list("realized_pnl", "position").first()
-        pnl, position = (pnl_row or (Decimal(0), Decimal(0)))
+        pnl, position = _pnl(bot, fresh=synced)
         state, raw_state = memory.load(bot, now, mid, pnl_now=pnl or Decimal(0),
                                        day_volume=bot.bot_type != Bot.Type.SPREAD)
         health = _funds_health(bot, snapshot, config)
@@ -260,13 +299,17 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         report.strategy_s += time.monotonic() - clock
         skipped = decision.skipped
         # Cancels first, so funds they free are there for the placements.
-        by_exchange_id = {o.exchange_order_id: o for o in bot.orders.filter(status__in=Order.LIVE)}
+        by_exchange_id = {o.exchange_order_id: o for o in bot.orders.filter(status__in=Order.LIVE)} \
+            if decision.cancel else {}
+        filled_any = False  # did an order this tick touched fill (then its fills are read now)
         for order_id in decision.cancel:
             _check_time(deadline, report)
             order = by_exchange_id.get(order_id)
             if order is not None:
+                filled_before = order.filled
                 cancel_order(connector, order)
                 report.cancelled += 1
+                filled_any = filled_any or order.filled != filled_before
         placed_sides, placed_base = [], Decimal(0)
         placed_last_minute = 0 if limits.max_orders_per_minute is None or not decision.place else \
             bot.orders.filter(created_at__gte=now - timedelta(minutes=1)).count()
@@ -301,10 +344,14 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
             placed_base += order.amount
             if intent.time_in_force == IOC and order.status == Order.Status.OPEN:
                 cancel_order(connector, order)  # IOC: what did not fill now does not rest
+            # A swap may book its fill later than its answer (or only its fee): always read it.
+            filled_any = filled_any or bool(order.filled) or order.kind == Order.Kind.MARKET \
+                or order.status != Order.Status.OPEN
         raw_state = memory.remember(raw_state, mid=mid, next_trade_at=decision.next_trade_at,
                                     placed_sides=placed_sides, placed_base=placed_base)
         raw_state.pop("short_of_funds", None)
-        if report.placed or report.cancelled:
+        # An order that rests untouched has no fills to read yet: the venue is asked only when one filled.
+        if filled_any:
             sync_trades(bot)
             raw_state["synced_at"] = timezone.now().isoformat()
         if skipped:
@@ -322,6 +369,20 @@ def _tick(bot: Bot, token: str, report: TickReport, deadline: float) -> dict:
         return {}
     finally:
         connector.close()
+
+
+def _pnl(bot: Bot, *, fresh: bool) -> tuple[Decimal, Decimal]:
+    """(realized P&L, position): as loaded with the bot, or read again after this tick synced fills."""
+    from ledger.models import PnlState
+
+    if not fresh:
+        try:
+            row = bot.pnl_state
+        except PnlState.DoesNotExist:
+            return Decimal(0), Decimal(0)
+        return row.realized_pnl or Decimal(0), row.position or Decimal(0)
+    pnl_row = PnlState.objects.filter(bot=bot).values_list("realized_pnl", "position").first()
+    return pnl_row or (Decimal(0), Decimal(0))
 
 
 def _reconcile_due(raw_state: dict, now: datetime) -> bool:
@@ -351,14 +412,15 @@ def _market(connector, symbol: str, raw_state: dict, now: datetime) -> Market:
     return market
 
 
-def _settle_missing(bot: Bot, connector, open_orders) -> int:
+def _settle_missing(bot: Bot, connector, open_orders) -> tuple[int, list[Order]]:
     """Bring the bot's live rows in line with the venue's open list: a listed order whose answer was
     lost (pending or unknown, no exchange id) is taken as the venue shows it; an unlisted one is
-    asked about (filled, cancelled)."""
+    asked about (filled, cancelled). Returns how many changed, and the rows as they now are."""
     by_client_id = {o.client_order_id: o for o in open_orders if o.client_order_id}
     listed = {o.exchange_order_id for o in open_orders}
     changed = 0
-    for order in bot.orders.filter(status__in=Order.LIVE):
+    live = list(bot.orders.filter(status__in=Order.LIVE))
+    for order in live:
         info = by_client_id.get(order.client_order_id)
         if info is not None:
             if order.status != Order.Status.OPEN or order.exchange_order_id != info.exchange_order_id \
@@ -368,13 +430,17 @@ def _settle_missing(bot: Bot, connector, open_orders) -> int:
         elif not order.exchange_order_id or order.exchange_order_id not in listed:
             refresh_order(connector, order)
             changed += 1
-    return changed
+    return changed, live
 
 
-def _snapshot(bot: Bot, book, balances, open_orders, now: datetime) -> MarketSnapshot:
-    owners = dict(Order.objects.filter(account_id=bot.account_id, symbol=bot.symbol,
-                                       exchange_order_id__in=[o.exchange_order_id for o in open_orders])
-                  .values_list("exchange_order_id", "bot_id"))
+def _snapshot(bot: Bot, book, balances, open_orders, live: list[Order], now: datetime) -> MarketSnapshot:
+    # The bot's own live rows name most resting orders; only the rest (another bot's or an
+    # operator's on the same account) are looked up.
+    owners = {o.exchange_order_id: bot.pk for o in live if o.exchange_order_id}
+    others = [o.exchange_order_id for o in open_orders if o.exchange_order_id not in owners]
+    if others:
+        owners.update(Order.objects.filter(account_id=bot.account_id, symbol=bot.symbol, exchange_order_id__in=others)
+                      .values_list("exchange_order_id", "bot_id"))
     resting = tuple(
         RestingOrder(order_id=o.exchange_order_id, side=o.side, price=o.price, remaining=o.amount - o.filled,
                      bot_id=owners.get(o.exchange_order_id), placed_at=o.created_at)

@@ -106,7 +106,7 @@ def decide(market: MarketSnapshot, state: BotState, config: SpreadConfig, rng: r
 
     # Pair own orders with wanted levels closest first, so an order exactly on its level is never
     # taken by a neighbour within tolerance (which would re-place that level on every tick).
-    usable = [order for order in own if _fresh(order, config, now) and not (
+    usable = [] if state.config_changed else [order for order in own if _fresh(order, config, now) and not (
         (order.side == BUY and others_low_ask is not None and order.price >= others_low_ask)
         or (order.side == SELL and others_high_bid is not None and order.price <= others_high_bid))]
     pairs = sorted(

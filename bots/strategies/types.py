@@ -86,6 +86,9 @@ class BotState:
     session_start_price: Decimal | None = None  # for the circuit breaker
     recent_mids: tuple[Decimal, ...] = ()  # oldest first, for volatility widening
     twap_done_base: Decimal = Decimal(0)
+    # The operator changed the config since the last tick: orders placed under the old one are
+    # replaced even when within tolerance (a tolerance that grows with the spread would keep them).
+    config_changed: bool = False
 
     @property
     def day_volume_quote(self) -> Decimal:

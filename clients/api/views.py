@@ -6,7 +6,6 @@ from rest_framework import serializers
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from bots import intake
 from bots.api.serializers import BotCreateSerializer
@@ -20,7 +19,8 @@ from clients.models import Client, Wallet
 from clients.principal import canonical_wallet, client_for_wallet
 from clients.selectors import CLIENT_NOT_FOUND, access_client, acting_client, clients_for
 from exchanges.models import ExchangeAccount
-from pipelabs.api.base import IsAdmin, deleted
+from clients.api.permissions import AdminWrites
+from pipelabs.api.base import ApiView, deleted
 from pipelabs.api.exceptions import Conflict
 from pipelabs.middleware import _limited, client_key
 
@@ -39,7 +39,7 @@ def _check_sign_in_limits(request, wallet: str) -> None:
             raise Throttled(detail=SIGN_IN_LIMITED)
 
 
-class SignInMessageView(APIView):
+class SignInMessageView(ApiView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
@@ -57,7 +57,7 @@ def user_json(client, wallet_address: str = "") -> dict:
     }
 
 
-class VerifyView(APIView):
+class VerifyView(ApiView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
@@ -102,7 +102,7 @@ def _client(request, client_id) -> Client:
     return _with_relations(Client.objects.filter(pk=client.pk)).get()
 
 
-class ByWalletView(APIView):
+class ByWalletView(ApiView):
     @extend_schema(responses=ClientOutSerializer, tags=["clients"])
     def get(self, request, wallet):
         client = client_for_wallet(wallet)
@@ -111,8 +111,8 @@ class ByWalletView(APIView):
         return Response(client_json(_with_relations(Client.objects.filter(pk=client.pk)).get()))
 
 
-class ClientsView(APIView):
-    permission_classes = [IsAdmin]
+class ClientsView(ApiView):
+    permission_classes = [AdminWrites]
 
     @extend_schema(responses=inline_serializer("ClientList", {"clients": ClientOutSerializer(many=True)}),
                    tags=["clients"], operation_id="clients_list")
@@ -120,8 +120,8 @@ class ClientsView(APIView):
         return Response({"clients": [client_json(c) for c in _with_relations(Client.objects.order_by("id"))]})
 
 
-class ClientCreateView(APIView):
-    permission_classes = [IsAdmin]
+class ClientCreateView(ApiView):
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=ClientCreateSerializer, responses={201: ClientOutSerializer}, tags=["clients"])
     def post(self, request):
@@ -138,8 +138,8 @@ class ClientCreateView(APIView):
         return Response(client_json(_client(request, client.pk)), status=201)
 
 
-class ClientDetailView(APIView):
-    permission_classes = [IsAdmin]
+class ClientDetailView(ApiView):
+    permission_classes = [AdminWrites]
 
     @extend_schema(responses=ClientOutSerializer, tags=["clients"])
     def get(self, request, client_id):
@@ -173,7 +173,11 @@ class ClientDetailView(APIView):
         return Response(deleted(pk, "client_id"))
 
 
-class ManagementModeView(APIView):
+class ManagementModeView(ApiView):
+    """A client chooses whether the agency operates its bots (managed) or it does (self); admins too."""
+
+    managed_clients_may = True
+
     @extend_schema(request=ManagementModeSerializer, responses=ClientOutSerializer, tags=["clients"])
     def put(self, request, client_id):
         client = _client(request, client_id)
@@ -186,7 +190,7 @@ class ManagementModeView(APIView):
         return Response(client_json(_client(request, client.pk)))
 
 
-class SetupBotView(APIView):
+class SetupBotView(ApiView):
     @extend_schema(request=BotCreateSerializer, tags=["clients"], responses={201: inline_serializer(
         "SetupBot", {"success": serializers.BooleanField(), "bot_id": serializers.IntegerField()})})
     def post(self, request, client_id):
@@ -223,13 +227,13 @@ KEY_STATUS = inline_serializer("KeyStatus", {
 })
 
 
-class KeyStatusView(APIView):
+class KeyStatusView(ApiView):
     @extend_schema(responses=KEY_STATUS, tags=["clients"])
     def get(self, request, client_id):
         return Response(key_status_json(access_client(request.user, client_id)))
 
 
-class RotateKeyView(APIView):
+class RotateKeyView(ApiView):
     @extend_schema(request=PrivateKeySerializer, responses=KEY_STATUS, tags=["clients"])
     def put(self, request, client_id):
         client = access_client(request.user, client_id)
@@ -239,7 +243,7 @@ class RotateKeyView(APIView):
         return Response(key_status_json(client))
 
 
-class RevokeKeyView(APIView):
+class RevokeKeyView(ApiView):
     @extend_schema(responses=KEY_STATUS, tags=["clients"])
     def delete(self, request, client_id):
         client = access_client(request.user, client_id)
@@ -253,8 +257,8 @@ def services_revoke_key(client: Client, *, actor: str) -> list[int]:
     return revoke_trading_key(client, actor=actor)
 
 
-class ClientConnectorView(APIView):
-    permission_classes = [IsAdmin]
+class ClientConnectorView(ApiView):
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=ConnectorInSerializer, tags=["clients"], responses=inline_serializer(
         "ConnectorSaved", {"status": serializers.CharField(), "connector": serializers.DictField()}))
@@ -274,7 +278,7 @@ def _save_connector(request, client: Client) -> dict:
     return connector_json(ExchangeAccount.objects.select_related("credential", "wallet").get(pk=account.pk))
 
 
-class CredentialsView(APIView):
+class CredentialsView(ApiView):
     """The caller's own exchange keys (an admin names the client with X-Client-ID); previews only."""
 
     @extend_schema(tags=["clients"], responses=inline_serializer(
@@ -291,8 +295,8 @@ class CredentialsView(APIView):
         return Response({"status": "saved", "connector": _save_connector(request, client)}, status=201)
 
 
-class WalletAddView(APIView):
-    permission_classes = [IsAdmin]
+class WalletAddView(ApiView):
+    permission_classes = [AdminWrites]
 
     @extend_schema(request=WalletInSerializer, responses={201: WALLET}, tags=["clients"],
                    operation_id="client_wallet_add")
@@ -308,8 +312,8 @@ class WalletAddView(APIView):
         return Response(wallet_json(wallet), status=201)
 
 
-class WalletDetailView(APIView):
-    permission_classes = [IsAdmin]
+class WalletDetailView(ApiView):
+    permission_classes = [AdminWrites]
 
     def _wallet(self, request, client_id, wallet_id) -> Wallet:
         client = access_client(request.user, client_id)

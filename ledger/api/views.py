@@ -4,13 +4,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from bots.services import normalise_symbol
 from clients.selectors import access_client
 from exchanges.models import ExchangeAccount
 from ledger.selectors import current_balances, portfolio, stored_price
-from pipelabs.api.base import IsAdmin
+from clients.api.permissions import AdminWrites
+from pipelabs.api.base import ApiView
 
 PRICE_NOT_FOUND = "Price not found: no stored price for {pair} on {connector} yet."
 PRICE_PARAMS = "Give connector and pair, e.g. ?connector=bitmart&pair=SHARP/USDT."
@@ -22,8 +22,8 @@ BALANCE = inline_serializer("AccountBalance", {
 })
 
 
-class AdminClientBalancesView(APIView):
-    permission_classes = [IsAdmin]
+class AdminClientBalancesView(ApiView):
+    permission_classes = [AdminWrites]
 
     @extend_schema(tags=["portfolio"], responses=inline_serializer("ClientBalances", {"balances": BALANCE}))
     def get(self, request, client_id):
@@ -32,8 +32,8 @@ class AdminClientBalancesView(APIView):
         return Response({"client_id": client.pk, "balances": current_balances(ids)})
 
 
-class PortfolioView(APIView):
-    permission_classes = [IsAdmin]
+class PortfolioView(ApiView):
+    permission_classes = [AdminWrites]
     @extend_schema(tags=["portfolio"], parameters=[OpenApiParameter("account", str, required=False)],
                    responses=inline_serializer("Portfolio", {"exchanges": serializers.ListField(),
                                                              "balances": serializers.ListField(),
@@ -41,7 +41,7 @@ class PortfolioView(APIView):
     def get(self, request):
         account = request.query_params.get("account") or ""
         accounts = ExchangeAccount.objects.all()
-        if request.user.is_admin and account:
+        if request.user.sees_all_clients and account:
             try:
                 accounts = accounts.filter(client=access_client(request.user, account))
             except Http404:
@@ -55,8 +55,8 @@ class PortfolioView(APIView):
         return Response({"account": account or None, **portfolio(accounts.values_list("pk", flat=True))})
 
 
-class MarketPriceView(APIView):
-    permission_classes = [IsAdmin]
+class MarketPriceView(ApiView):
+    permission_classes = [AdminWrites]
     @extend_schema(tags=["portfolio"], parameters=[OpenApiParameter("connector", str), OpenApiParameter("pair", str)],
                    responses=inline_serializer("MarketPrice", {
                        "connector": serializers.CharField(), "pair": serializers.CharField(),
@@ -68,7 +68,7 @@ class MarketPriceView(APIView):
         if not connector or not pair or len(connector) > 40 or len(pair) > 40:
             raise ValidationError({"pair": PRICE_PARAMS})
         own = ExchangeAccount.objects.filter(exchange="paper")
-        if not request.user.is_admin:
+        if not request.user.sees_all_clients:
             own = own.filter(client_id=request.user.client_id)
         snapshot = stored_price(connector, pair, account_ids=list(own.values_list("pk", flat=True)[:1000]))
         if snapshot is None:

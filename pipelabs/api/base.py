@@ -1,9 +1,11 @@
-"""What every API view shares: root routes with and without a trailing slash, admin-only access."""
+"""What every API view shares: root routes with and without a trailing slash, deleted answers, the
+documented error answers. Who may call what: clients/api/permissions.py."""
 
 from django.urls import re_path
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.views import APIView
 
-ADMIN_ONLY = "Only an admin may do this."
+from pipelabs.api.memo import note_write
 
 
 def route(pattern: str, view, name: str):
@@ -12,11 +14,14 @@ def route(pattern: str, view, name: str):
     return re_path(rf"^{pattern}/?$", view, name=name)
 
 
-class IsAdmin(BasePermission):
-    message = ADMIN_ONLY
+class ApiView(APIView):
+    """Every API view: a request that may have written (any method but GET/HEAD/OPTIONS, answered
+    or refused) makes every process re-read the stamps of the answers it remembers."""
 
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_admin)
+    def finalize_response(self, request, response, *args, **kwargs):
+        if request.method not in SAFE_METHODS:
+            note_write()
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def deleted(id_, key: str = "id") -> dict:
@@ -32,7 +37,7 @@ def paths_without_trailing_slash(endpoints):
 ERROR_STATUSES = {
     "400": "Invalid input: `detail` names the first problem, `errors` lists them by field.",
     "401": "No valid token or wallet sign-in.",
-    "403": "Signed in but not allowed (e.g. an admin-only route).",
+    "403": "Signed in but not allowed: an admin-only route, an operator role without this right, or a managed client changing its bots or keys.",
     "404": "No such object, or it is another client's.",
     "409": "The request conflicts with the object's current state.",
     "429": "Rate limited; retry later.",

@@ -4,7 +4,7 @@ It verifies ``X-BM-KEY`` and ``X-BM-SIGN`` (hex HMAC-SHA256 of ``"{timestamp}#{m
 payload = query string for GET, raw JSON body for POST), keeps balances and orders in memory, and
 records every request so a test can assert what reached the "exchange". Faults are injected per
 path: a fixed answer delay, a hang, HTTP 500, HTTP 429, garbage JSON, an error without a
-message, IP-not-whitelisted (30010), and a late answer (the request is carried out at once, its
+message, IP-not-whitelisted (30010), a connection cut without an answer, and a late answer (the request is carried out at once, its
 answer sent ``delay_s`` later). ``visible_after_s`` makes a placed order invisible to the query
 endpoints for that long (a venue whose read side lags its matching engine); a repeated
 ``client_order_id`` is refused with 50042 at once, as BitMart does.
@@ -93,7 +93,7 @@ DEFAULT_BALANCES = {"USDT": ("1000", "0"), "SHARP": ("50000", "0"), "BTC": ("0.5
 
 @dataclass
 class Fault:
-    kind: str  # hang | http500 | http429 | garbage | no_message | ip_forbidden | reject | late
+    kind: str  # hang | drop | http500 | http429 | garbage | no_message | ip_forbidden | reject | late
     path: str | None = None
     times: int | None = 1  # None: until cleared
     code: int = 0
@@ -159,7 +159,8 @@ class FakeBitmart(LocalServer):
     # --- test controls ----------------------------------------------------------------------
     def inject(self, kind: str, *, path: str | None = None, times: int | None = 1, **fields) -> Fault:
         """Make the next ``times`` requests to ``path`` (any path when None; forever when times is
-        None) fail as ``kind``: hang (no answer until the fake stops), http500 (HTML body), http429
+        None) fail as ``kind``: hang (no answer until the fake stops), drop (the connection closed
+        without an answer), http500 (HTML body), http429
         (BitMart's 30013), garbage (truncated JSON with HTTP 200), ip_forbidden (30010, HTTP 403) or
         no_message (error ``code=`` with a null message; ``message="absent"`` drops the key) or
         late (carried out at once, answered ``delay_s=`` later).
@@ -526,6 +527,13 @@ def _handler_for(fake: FakeBitmart):
             if fault and fault.kind == "hang":
                 fake._stop.wait(60)
                 self.close_connection = True
+                return
+            if fault and fault.kind == "drop":  # the connection is cut before any answer
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 return
             if fault and fault.kind == "http500":
                 return self._send(500, "<html><body>500 Internal Server Error</body></html>", "text/html")

@@ -43,6 +43,12 @@ def test_database_url_accepts_both_postgres_schemes(scheme):
     assert config["OPTIONS"]["connect_timeout"] == 10
 
 
+def test_server_side_cursors_can_be_turned_off_for_a_transaction_pooler():
+    url = "postgres://user:pw@pgbouncer.internal:6432/pipelabs"
+    assert "DISABLE_SERVER_SIDE_CURSORS" not in database_config(url, conn_max_age=0)
+    assert database_config(url, conn_max_age=0, server_side_cursors=False)["DISABLE_SERVER_SIDE_CURSORS"] is True
+
+
 def test_no_environment_runs_locally_on_sqlite_and_orm_broker():
     values = settings_in_child({})
     assert values["engine"] == "django.db.backends.sqlite3"
@@ -69,7 +75,7 @@ def test_padded_database_url_selects_postgres_with_pre_ping():
 def test_redis_url_moves_cache_and_broker_to_redis():
     values = settings_in_child({"REDIS_URL": "redis://127.0.0.1:6379/3"})
     assert values["broker"] == "redis"
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "pipelabs.cache.RedisCache"  # Django's, one client per pool (pipelabs/cache.py)
 
 
 def test_cors_origins_and_hosts_come_from_env():

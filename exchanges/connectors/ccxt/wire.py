@@ -31,6 +31,9 @@ IP_NOT_WHITELISTED = (
     "key's IP whitelist on {exchange}, then try again."
 )
 NO_MESSAGE = "{exchange} answered error code {code} without a message."
+# ccxt words a timeout or a cut connection as just "<id> <method> <url>": say what happened.
+NO_ANSWER = "no answer within the time limit ({request})"
+CONNECTION_LOST = "the connection failed or was closed before an answer ({request})"
 UNREADABLE_NUMBER = "Unreadable number {value!r} in the exchange's answer"
 NUMBER_OUT_OF_RANGE = "Number {value!r} in the exchange's answer is beyond what the platform handles"
 
@@ -147,6 +150,9 @@ def domain_error(exc: ccxt.BaseError, exchange, secrets: tuple[str, ...]) -> err
         error_class = errors.DuplicateOrder
     if code is None and status and status >= 400:
         code = str(status)
+    if message is None and isinstance(exc, ccxt.NetworkError) and status is None:
+        request = str(exc).removeprefix(f"{exchange.id} ")
+        message = (NO_ANSWER if isinstance(exc, ccxt.RequestTimeout) else CONNECTION_LOST).format(request=request)
     return error_class(masked(message or str(exc), secrets)[:500], exchange=exchange.id, exchange_code=code)
 
 

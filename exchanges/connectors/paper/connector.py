@@ -53,26 +53,57 @@ class PaperConnector(Connector):
         self.account = account
         self.clock = clock or timezone.now
         self.timeout_s = timeout_s  # nothing here waits on a network
+        # One connector serves one task (a bot's tick): its market rows and the step each was
+        # last settled at are kept for its life, so a tick's several reads settle each market
+        # once per price step and read the rows once. Rows change only by conditional UPDATEs
+        # (order state, funds, the checkpoint), which hold whatever another process did meanwhile.
+        self._rows: dict[str, PaperMarket] | None = None
+        self._settled: dict[str, int] = {}
+        self._open: dict[str, list[PaperOrder]] = {}  # open orders the last settle left, by symbol
 
     # --- markets ------------------------------------------------------------------------------
+    def _load(self) -> dict[str, PaperMarket]:
+        if self._rows is None:
+            rows = {m.symbol: m for m in PaperMarket.objects.filter(account=self.account)}
+            if not rows:
+                ensure_opened(self.account, self.clock())
+                rows = {m.symbol: m for m in PaperMarket.objects.filter(account=self.account)}
+            self._rows = rows
+        return self._rows
+
+    def _settle(self, symbols) -> None:
+        """Settle the given markets up to now, those not yet settled at this step, with one read of
+        their open orders."""
+        now = self.clock()
+        rows = self._load()
+        due = {s: rows[s] for s in symbols if self._settled.get(s) != engine.spec_of(rows[s]).step_at(now)}
+        if not due:
+            return
+        by_market: dict[int, list[PaperOrder]] = {m.pk: [] for m in due.values()}
+        for order in PaperOrder.objects.filter(market_id__in=by_market, status=PaperOrder.Status.OPEN).order_by("id"):
+            by_market[order.market_id].append(order)
+        for symbol, market in due.items():
+            self._open[symbol] = engine.settle(market, now, by_market[market.pk])
+            self._settled[symbol] = engine.spec_of(market).step_at(now)
+
+    def _forget(self, symbol: str) -> None:
+        """An order changed on this market: the next read asks the database again."""
+        self._open.pop(symbol, None)
+
     def _markets(self) -> dict[str, PaperMarket]:
         """Every market, settled up to now."""
-        now = self.clock()
-        ensure_opened(self.account, now)
-        markets = {m.symbol: m for m in PaperMarket.objects.filter(account=self.account)}
-        for market in markets.values():
-            engine.settle(market, now)
-        return markets
+        rows = self._load()
+        self._settle(rows)
+        return rows
 
     def _market(self, symbol: str) -> PaperMarket:
         """The market, settled up to now."""
-        ensure_opened(self.account, self.clock())
-        try:
-            market = PaperMarket.objects.get(account=self.account, symbol=symbol)
-        except PaperMarket.DoesNotExist:
-            raise InvalidOrder(UNKNOWN_MARKET.format(symbol=symbol), exchange=EXCHANGE_ID, symbol=symbol) from None
-        engine.settle(market, self.clock())
-        return market
+        rows = self._load()
+        if symbol not in rows:
+            raise InvalidOrder(UNKNOWN_MARKET.format(symbol=symbol), exchange=EXCHANGE_ID, symbol=symbol)
+        # Settling every market at once costs the same one read, and fetch_balance needs them all.
+        self._settle(rows)
+        return rows[symbol]
 
     def load_markets(self) -> dict[str, Market]:
         return {
@@ -114,15 +145,19 @@ class PaperConnector(Connector):
     # --- orders ---------------------------------------------------------------------------------
     def create_order(self, request: OrderRequest) -> OrderInfo:
         market = self._market(request.symbol)
+        self._forget(market.symbol)
         return order_info(engine.place(market, request, self.clock()), market.symbol)
 
     def cancel_order(self, symbol: str, exchange_order_id: str) -> OrderInfo | None:
         market = self._market(symbol)
+        self._forget(symbol)
         return order_info(engine.cancel(market, _order_pk(exchange_order_id, symbol)), symbol)
 
     def fetch_open_orders(self, symbol: str) -> list[OrderInfo]:
         market = self._market(symbol)
-        orders = PaperOrder.objects.filter(market=market, status=PaperOrder.Status.OPEN).order_by("id")
+        orders = self._open.pop(symbol, None)  # what the settle just read, once; else ask again
+        if orders is None:
+            orders = PaperOrder.objects.filter(market=market, status=PaperOrder.Status.OPEN).order_by("id")
         return [order_info(order, symbol) for order in orders]
 
     def fetch_order(self, symbol: str, exchange_order_id: str = "", client_order_id: str = "") -> OrderInfo:

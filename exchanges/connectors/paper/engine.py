@@ -26,6 +26,8 @@ MONEY_CONTEXT = Context(prec=60)
 FILL_LEVELS = 50
 # Steps the checkpoint may lag before a read moves it (bounds the replay a call must do).
 CHECKPOINT_LAG = 50
+# Steps an open order's checked_step may lag before a settle writes it (an idle read writes nothing).
+CHECKED_LAG = 10
 NOT_ENOUGH = "Not enough {asset}: {needed} needed."
 OPEN = PaperOrder.Status.OPEN
 
@@ -229,21 +231,24 @@ def fill_resting(order: PaperOrder, market: PaperMarket, at: datetime) -> bool:
     return True
 
 
-def settle(market: PaperMarket, now: datetime) -> None:
-    """Fill every resting limit the price path crossed since that order was last checked."""
+def settle(market: PaperMarket, now: datetime, open_orders: list[PaperOrder] | None = None) -> list[PaperOrder]:
+    """Fill every resting limit the price path crossed since that order was last checked; returns
+    the orders still open. ``open_orders`` is the market's open orders when the caller read them."""
     spec = spec_of(market)
     step = spec.step_at(now)
-    orders = list(PaperOrder.objects.filter(market=market, status=OPEN, checked_step__lt=step))
+    if open_orders is None:
+        open_orders = list(PaperOrder.objects.filter(market=market, status=OPEN).order_by("id"))
+    orders = [order for order in open_orders if order.checked_step < step]
     if not orders:
         reference(market, now)
-        return
+        return open_orders
     start = min(order.checked_step for order in orders)
     if market.ref_step <= start:
         origin, origin_price = market.ref_step, market.ref_price
     else:  # a concurrent order is older than the checkpoint: replay from step 0
         origin, origin_price = 0, market.initial_price
     path = walk(spec, origin, origin_price, step)  # path[i] is the price at step origin + 1 + i
-    unfilled = []
+    unfilled, filled = [], set()
     for order in orders:
         crossed = None
         for at_step in range(order.checked_step + 1, step + 1):
@@ -252,13 +257,24 @@ def settle(market: PaperMarket, now: datetime) -> None:
                 crossed = at_step
                 break
         if crossed is None:
-            unfilled.append(order.pk)
+            unfilled.append(order)
         else:
+            # Filled here, or by another process first: either way no longer open.
             fill_resting(order, market, spec.time_of(crossed))
-    if unfilled:
-        PaperOrder.objects.filter(pk__in=unfilled, status=OPEN, checked_step__lt=step).update(checked_step=step)
-    if path:
-        _checkpoint(market, step, path[-1])
+            filled.add(order.pk)
+    # Re-checking a step is harmless (the path is fixed), so an order's progress is written only
+    # every CHECKED_LAG steps: an idle read then writes nothing. The checkpoint never passes the
+    # oldest progress still open, so the next settle replays from it, not from step 0.
+    behind = [order for order in unfilled if step - order.checked_step >= CHECKED_LAG]
+    if behind:
+        PaperOrder.objects.filter(pk__in=[o.pk for o in behind], status=OPEN, checked_step__lt=step).update(
+            checked_step=step)
+        for order in behind:
+            order.checked_step = step
+    safe = min([step, *(order.checked_step for order in unfilled)])
+    if safe > market.ref_step and safe - origin - 1 < len(path) and step - market.ref_step >= CHECKED_LAG:
+        _checkpoint(market, safe, path[safe - origin - 1])
+    return [order for order in open_orders if order.pk not in filled]
 
 
 @in_money_context

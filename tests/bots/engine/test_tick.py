@@ -165,13 +165,13 @@ def test_one_dispatcher_at_a_time_and_each_hands_over_to_its_successor(db):
     from bots.models import EngineLease
 
     bot = start_bot(spread_bot(), actor="op")
-    EngineLease.objects.create(name=dispatch.DISPATCHER, owner="someone",
+    EngineLease.objects.create(name=dispatch.dispatcher_name(), owner="someone",
                                until=timezone.now() + timedelta(seconds=10))
     assert dispatch.dispatch(run_s=0.5) == 0 and not OrmQ.objects.exists()  # another one runs
-    EngineLease.objects.filter(name=dispatch.DISPATCHER).update(until=timezone.now() - timedelta(seconds=1))
+    EngineLease.objects.filter(name=dispatch.dispatcher_name()).update(until=timezone.now() - timedelta(seconds=1))
     assert dispatch.dispatch(run_s=0.5) == 1  # the dead one's lease lapsed: taken over
     funcs = sorted(task.func() for task in OrmQ.objects.all())
-    assert funcs == ["bots.tasks.dispatch_task", "bots.tasks.tick_task"]  # its tick, and its successor
+    assert funcs == ["bots.tasks.dispatch_task", "bots.tasks.tick_batch_task"]  # its tick, and its successor
     assert EngineLease.objects.get().owner == ""
     assert bot.pk
 

@@ -38,7 +38,7 @@ def test_by_wallet_is_own_client_or_any_for_admin(acme, admin):
     client, api = acme
     answer = body(api.get(f"/clients/by-wallet/{EVM.upper().replace('0X', '0x')}"))
     assert answer["client_id"] == client.pk and answer["account_identifier"] == client.account_identifier
-    assert answer["management_mode"] == "managed" and answer["wallets"][0]["address"] == EVM
+    assert answer["management_mode"] == "self" and answer["wallets"][0]["address"] == EVM
     assert body(admin[1].get(f"/clients/by-wallet/{EVM}"))["client_id"] == client.pk
     other, other_api = client_with_token("other")
     assert other_api.get(f"/clients/by-wallet/{EVM}").status_code == 404

@@ -54,14 +54,6 @@ def test_issue_token_command_for_operator_and_client():
         call_command("issue_token", "--client", "99999999999999999999999", stdout=StringIO(), stderr=StringIO())
 
 
-def test_support_operator_sees_no_client_data():
-    user, _ = create_operator("support1", role="support")
-    BotFactory()
-    token, _ = issue_token(user)
-    assert body(Api(token).get("/bots"))["bots"] == []
-    assert Api(token).get("/clients").status_code == 403
-
-
 def test_create_client_command_registers_an_admin_wallet():
     out = StringIO()
     call_command("create_client", "--name", "Boss", "--role", "admin", "--wallet", "0x" + "cd" * 20, stdout=out)
