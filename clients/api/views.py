@@ -308,7 +308,8 @@ class WalletAddView(ApiView):
         address = data.get("address") or data.get("wallet_address") or ""
         found = canonical_wallet(address)
         chain = data.get("chain") or (found[0] if found else "solana")
-        wallet = services.add_wallet(client, chain=chain, address=address, label=data.get("label", ""))
+        wallet = services.add_wallet(client, chain=chain, address=address, label=data.get("label", ""),
+                                     actor=request.user.actor)
         return Response(wallet_json(wallet), status=201)
 
 
