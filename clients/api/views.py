@@ -134,7 +134,8 @@ class ClientCreateView(ApiView):
             wallets.append((data.get("chain") or (found[0] if found else "solana"), data["wallet_address"]))
         client = services.create_client(name=data["name"], role=data.get("role", "client"), wallets=wallets,
                                         email=data.get("email", ""),
-                                        management_mode=data.get("management_mode", Client.ManagementMode.MANAGED))
+                                        management_mode=data.get("management_mode", Client.ManagementMode.MANAGED),
+                                        actor=request.user.actor)
         return Response(client_json(_client(request, client.pk)), status=201)
 
 
