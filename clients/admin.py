@@ -9,7 +9,7 @@ from bots.admin import STATUS_COLOURS
 from bots.models import Bot
 from clients.models import Client, Wallet
 from clients.services import (
-    UPDATABLE_CLIENT_FIELDS, add_wallet, change_wallet, delete_client, remove_wallet, update_client,
+    UPDATABLE_CLIENT_FIELDS, add_wallet, change_wallet, create_client, delete_client, remove_wallet, update_client,
 )
 from exchanges.models import ExchangeAccount
 from pipelabs.admin import ServiceRefusals
@@ -116,7 +116,13 @@ class ClientAdmin(ServiceRefusals, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            return super().save_model(request, obj, form, change)
+            client = create_client(name=obj.name, role=obj.role, email=obj.email, management_mode=obj.management_mode,
+                                   is_active=obj.is_active, account_identifier=obj.account_identifier,
+                                   actor=request.user.get_username())
+            # The admin then saves the wallet rows and logs with `obj`: make it the row the service wrote.
+            obj.pk, obj.account_identifier, obj.created_at = client.pk, client.account_identifier, client.created_at
+            obj._state.adding, obj._state.db = False, client._state.db
+            return
         changes = {field: form.cleaned_data[field] for field in form.changed_data if field in UPDATABLE_CLIENT_FIELDS}
         if changes:
             update_client(Client.objects.get(pk=obj.pk), actor=request.user.get_username(), **changes)

@@ -10,9 +10,11 @@ from pipelabs.audit import record_event
 
 
 @transaction.atomic
+@transaction.atomic
 def create_client(*, name: str, role: str = Client.Role.CLIENT, wallets: list[tuple[str, str]] = (),
-                  email: str = "", management_mode: str = Client.ManagementMode.MANAGED) -> Client:
-    """A client with its (chain, address) wallets; invalid input raises ValidationError, nothing written."""
+                  email: str = "", management_mode: str = Client.ManagementMode.MANAGED,
+                  is_active: bool = True, account_identifier: str = "", actor: str = "system") -> Client:
+    """A client with its (chain, address) wallets, audited; invalid input raises ValidationError, nothing written."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A client needs a name."})
@@ -20,11 +22,16 @@ def create_client(*, name: str, role: str = Client.Role.CLIENT, wallets: list[tu
         raise ValidationError({"role": f"Role must be one of {', '.join(Client.Role.values)}."})
     if management_mode not in Client.ManagementMode.values:
         raise ValidationError({"management_mode": "management_mode is self or managed."})
-    client = Client(name=name, role=role, email=(email or "").strip(), management_mode=management_mode)
+    client = Client(name=name, role=role, email=(email or "").strip(), management_mode=management_mode,
+                    is_active=is_active)
+    if account_identifier:
+        client.account_identifier = account_identifier
     client.full_clean(exclude=["user"])
     client.save()
+    _audit(actor=actor, action="client.create", client=client, target=str(client),
+           changes={"name": client.name, "role": client.role, "management_mode": client.management_mode})
     for chain, address in wallets:
-        add_wallet(client, chain=chain, address=address)
+        add_wallet(client, chain=chain, address=address, actor=actor)
     return client
 
 

@@ -16,7 +16,7 @@ from exchanges.services import (
 )
 from pipelabs.admin import ReadOnlyAdmin, ServiceRefusals, account_column, usd_value_shown
 from pipelabs.display import account_label, age, amount
-from pipelabs.selectors import usd_notes
+from pipelabs.selectors import account_balances
 
 def _shown(value) -> str:
     """An option as a viewer may see it: a URL by its host only (a provider's URL can carry its key)."""
@@ -97,12 +97,9 @@ class ExchangeAccountAdmin(ServiceRefusals, admin.ModelAdmin):
 
     @admin.display(description="Latest balances")
     def balances(self, account):
-        from ledger.selectors import current_balances
-
-        rows = current_balances([account.pk])
+        rows, notes = account_balances(account)
         if not rows:
             return "None yet: the background refresh has not answered for this account."
-        notes = usd_notes(row["asset"] for row in rows)
         stale = " (stale: the last refresh failed)" if rows[0]["is_stale"] else ""
         lines = format_html_join(mark_safe("<br>"), "{} {} available, {} locked · {}", (
             (row["asset"], amount(row["available"]), amount(row["locked"]),

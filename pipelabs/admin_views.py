@@ -1,4 +1,4 @@
-"""Admin pages that are not a model's: the global kill switch, behind a confirmation."""
+"""Admin pages that are not a model's: the global kill switch (behind a confirmation) and an operator's API token."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -32,3 +32,38 @@ def kill_switch(request):
     context = {**admin.site.each_context(request), "title": "Kill switch", "form": form, "turning_on": turning_on,
                "switch": switch}
     return TemplateResponse(request, "pipelabs/kill_switch.html", context)
+
+
+class ApiTokenForm(forms.Form):
+    hours = forms.DecimalField(min_value=1, max_value=24 * 366, decimal_places=0, initial=12,
+                               help_text="How long the token lives (hours).")
+    confirm = forms.BooleanField(label="Issue a token for me")
+
+
+def api_token(request):
+    """An operator's own API token: what the operator may do in the admin, it may do through the API.
+
+    Shown once (only its digest is stored) and audited; "Revoke mine" ends every token of this login.
+    """
+    from datetime import timedelta
+
+    from clients.signin import issue_token, revoke_tokens
+    from pipelabs.audit import record_event
+
+    token = expires_at = None
+    form = ApiTokenForm(request.POST if request.POST.get("action") == "issue" else None)
+    actor = request.user.get_username()
+    if request.method == "POST" and request.POST.get("action") == "revoke":
+        count = revoke_tokens(request.user)
+        record_event(actor=actor, action="token.revoke", target=actor, changes={"tokens": count})
+        messages.success(request, f"{count} token(s) of {actor} revoked.")
+        return HttpResponseRedirect(reverse("api-token"))
+    if request.method == "POST" and form.is_valid():
+        token, expires_at = issue_token(request.user, ttl=timedelta(hours=int(form.cleaned_data["hours"])))
+        record_event(actor=actor, action="token.issue", target=actor,
+                     changes={"expires_at": expires_at.isoformat() if expires_at else None})
+    context = {**admin.site.each_context(request), "title": "My API token", "form": form, "token": token,
+               "expires_at": expires_at}
+    response = TemplateResponse(request, "pipelabs/api_token.html", context)
+    response["Cache-Control"] = "no-store"  # the token is on this page once; no cache keeps it
+    return response

@@ -106,6 +106,14 @@ def venue_labels(keys) -> dict[str, str]:
     return labels
 
 
+def account_balances(account) -> tuple[list[dict], dict[str, dict]]:
+    """The account's latest balances (ledger.selectors.current_balances) and usd_notes for their assets."""
+    from ledger.selectors import current_balances
+
+    rows = current_balances([account.pk])
+    return rows, usd_notes(row["asset"] for row in rows)
+
+
 def usd_notes(assets, now=None) -> dict[str, dict]:
     """For each of ``assets``: ``missing``, why a balance of it has no USD value, and ``stale``, set
     when its newest USD price is past USD_RATE_MAX_AGE_S (a value shown rests on an old price).

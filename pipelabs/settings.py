@@ -306,8 +306,11 @@ PRUNE_AFTER_DAYS = env.int("PRUNE_AFTER_DAYS", default=30)
 # --- bot engine (bots/engine; README "Bot engine") ----------------------------------------------
 # A bot whose heartbeat is older than this when it next ticks (the platform was down) comes back paused.
 BOT_PAUSE_AFTER_DOWN_S = env.int("BOT_PAUSE_AFTER_DOWN_S", default=600)
-# Ticks failed in a row before a bot goes to error with the venue's message.
+# Ticks failed in a row before a bot goes to error with the venue's message; a venue that is down,
+# slow or rate-limiting is waited out longer (failed ticks back off 5, 10, 20, 40 s, then BOT_BACKOFF_MAX_S).
 BOT_MAX_FAILURES = env.int("BOT_MAX_FAILURES", default=3)
+BOT_MAX_TRANSIENT_FAILURES = env.int("BOT_MAX_TRANSIENT_FAILURES", default=30)
+BOT_BACKOFF_MAX_S = env.float("BOT_BACKOFF_MAX_S", default=60.0)
 # One dispatcher's loop before it hands over to its successor; below Q_TIMEOUT_S.
 BOT_DISPATCH_RUN_S = env.float("BOT_DISPATCH_RUN_S", default=55.0)
 BOT_RECONCILE_EVERY_S = env.int("BOT_RECONCILE_EVERY_S", default=300)

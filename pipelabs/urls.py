@@ -14,6 +14,7 @@ urlpatterns = [
     # The earlier system's path, kept for operators' bookmarks and scripts.
     re_path(r"^railway-ip/?$", health.egress_ip, name="railway-ip"),
     path("admin/kill-switch/", admin.site.admin_view(admin_views.kill_switch), name="kill-switch"),
+    path("admin/api-token/", admin.site.admin_view(admin_views.api_token), name="api-token"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

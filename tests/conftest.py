@@ -15,7 +15,10 @@ def _isolated_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
     from django.core.cache import cache, caches
 
+    from pipelabs.api import memo
+
     cache.clear()
+    memo._down_until = 0.0  # a dead cache of an earlier test is not this test's
     yield
     try:
         caches["default"].clear()

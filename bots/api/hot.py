@@ -92,5 +92,6 @@ class HotGetMixin:
                     logger.warning("hot read failed; answering through DRF", exc_info=True)
                     answer = None
                 if answer is not None:
+                    answer["Allow"] = ", ".join(self.allowed_methods)  # as DRF's answer says it
                     return answer
         return super().dispatch(request, *args, **kwargs)

@@ -14,16 +14,20 @@ worker lapses with it and the bot is claimed again.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
 
 from bots.engine import lease
 from bots.models import Bot, EngineLease
+
+logger = logging.getLogger(__name__)
 
 DISPATCH_RUN_S = 55.0
 DISPATCHER = "dispatcher"
@@ -100,8 +104,6 @@ def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool 
     so ticks never wait for the scheduler's next pass (django-q2 checks schedules every 30 s).
     Returns how many ticks were enqueued; 0 at once when another dispatcher is running.
     """
-    from django_q.tasks import async_task
-
     run_s = run_s_default() if run_s is None else run_s
     token = lease.new_token()
     if not _hold(token, LEASE_S):
@@ -111,16 +113,43 @@ def dispatch(run_s: float | None = None, poll_s: float = POLL_S, *, chain: bool 
     total = 0
     try:
         while True:
-            total += dispatch_once()
+            try:
+                total += dispatch_once()
+                if time.monotonic() - renewed >= RENEW_S:
+                    if not _hold(token, LEASE_S):
+                        return total  # lapsed (this worker stalled) and taken over: stop at once
+                    renewed = time.monotonic()
+            except DatabaseError as exc:
+                # The database restarted or is away: keep the loop (and so the chain) alive and try
+                # again on a fresh connection, instead of dying and leaving the bots to the
+                # every-minute schedule. The bots' leases keep any overlap with a successor harmless.
+                logger.warning("dispatcher: database error, retrying: %s", exc)
+                connections.close_all()
             if time.monotonic() + poll_s >= end:
                 break
             time.sleep(poll_s)
-            if time.monotonic() - renewed >= RENEW_S:
-                if not _hold(token, LEASE_S):
-                    return total  # lapsed (this worker stalled) and taken over: stop at once
-                renewed = time.monotonic()
     finally:
-        EngineLease.objects.filter(name=dispatcher_name(), owner=token).update(owner="", until=None)
+        # Free the lease for the successor: one left held (the database was away) would make the
+        # successor find it taken and end the chain until the lease lapsed and the schedule ran.
+        _retrying(lambda: EngineLease.objects.filter(name=dispatcher_name(), owner=token).update(owner="", until=None),
+                  "lease not released")
     if chain:
-        async_task("bots.tasks.dispatch_task", task_name=f"dispatch-{token[:8]}")
+        from django_q.tasks import async_task
+
+        # On the ORM broker enqueueing needs the database too.
+        _retrying(lambda: async_task("bots.tasks.dispatch_task", task_name=f"dispatch-{token[:8]}"),
+                  "successor not enqueued")
     return total
+
+
+def _retrying(write, what: str, attempts: int = 10, wait_s: float = 1.0) -> None:
+    """Run a database write, retrying on a fresh connection for a few seconds while the database is away."""
+    for attempt in range(1, attempts + 1):
+        try:
+            write()
+            return
+        except DatabaseError as exc:
+            logger.warning("dispatcher: %s (%s), attempt %d", what, exc, attempt)
+            connections.close_all()
+            if attempt < attempts:
+                time.sleep(wait_s)

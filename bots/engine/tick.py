@@ -31,7 +31,8 @@ from bots.engine.orders import BotNotRunning, apply_info, cancel_order, place_or
 from bots.models import Bot, Order
 from bots.strategies.types import IOC, MarketSnapshot, RestingOrder
 from exchanges.connectors.base import Market
-from exchanges.errors import AuthenticationFailed, ExchangeError, InsufficientFunds, InvalidOrder
+from exchanges.errors import (AuthenticationFailed, ExchangeError, ExchangeUnavailable, InsufficientFunds, InvalidOrder,
+                              RateLimited)
 from pipelabs.audit import record_event
 from pipelabs.logging import scrub
 
@@ -220,8 +221,19 @@ def _came_back_paused(bot: Bot, token: str, now: datetime) -> bool:
     return False
 
 
+def backoff_s(failures: int) -> float:
+    """The wait after ``failures`` failed ticks in a row: 5, 10, 20, 40 s, then BOT_BACKOFF_MAX_S."""
+    return min(float(getattr(settings, "BOT_BACKOFF_MAX_S", 60)), 5.0 * 2 ** min(failures - 1, 10))
+
+
 def _failure(bot: Bot, token: str, exc: Exception) -> dict:
-    """Count a failed tick; at the limit the bot goes to error with the venue's own message."""
+    """Count a failed tick and back off; at the limit the bot goes to error with the venue's own message.
+
+    A venue that is down, slow or rate-limiting (ExchangeUnavailable, RateLimited) is waited out for
+    BOT_MAX_TRANSIENT_FAILURES ticks (about half an hour at the 60 s cap), so a short outage needs
+    no operator; anything else (a refused key, a rejected order, a bug) errors after BOT_MAX_FAILURES.
+    """
+    transient = isinstance(exc, (ExchangeUnavailable, RateLimited))
     if isinstance(exc, AuthenticationFailed):
         message = MISSING_API.format(detail=scrub(str(exc)))
     elif isinstance(exc, (ExchangeError, TickFailed)):
@@ -230,12 +242,16 @@ def _failure(bot: Bot, token: str, exc: Exception) -> dict:
         logger.exception("tick failed", extra={"bot_id": bot.pk})
         message = f"{type(exc).__name__}: {scrub(str(exc))}"
     failures = bot.failures + 1
-    limit = int(getattr(settings, "BOT_MAX_FAILURES", 3))
-    fields = {"failures": failures, "health_status": Bot.Health.ERROR, "health_message": message[:2000],
-              "next_tick_at": timezone.now() + timedelta(seconds=min(60, 5 * failures))}
+    limit = int(getattr(settings, "BOT_MAX_TRANSIENT_FAILURES" if transient else "BOT_MAX_FAILURES",
+                        30 if transient else 3))
+    wait_s = backoff_s(failures)
+    health = f"{message[:1900]} (retrying in {wait_s:.0f} s)" if transient else message[:2000]
+    fields = {"failures": failures, "health_status": Bot.Health.ERROR, "health_message": health,
+              "next_tick_at": timezone.now() + timedelta(seconds=wait_s)}
     if failures >= limit:
         fields.update(status=Bot.Status.ERROR, desired_status=Bot.Status.ERROR, error_message=message[:2000],
-                      status_reason=f"{failures} ticks failed in a row", next_tick_at=None)
+                      health_message=message[:2000], status_reason=f"{failures} ticks failed in a row",
+                      next_tick_at=None)
         record_event(actor="system", action="bot.error", bot=bot, reason=message[:2000],
                      changes={"status": [Bot.Status.RUNNING, Bot.Status.ERROR], "failures": failures})
     return fields

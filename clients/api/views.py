@@ -134,7 +134,8 @@ class ClientCreateView(ApiView):
             wallets.append((data.get("chain") or (found[0] if found else "solana"), data["wallet_address"]))
         client = services.create_client(name=data["name"], role=data.get("role", "client"), wallets=wallets,
                                         email=data.get("email", ""),
-                                        management_mode=data.get("management_mode", Client.ManagementMode.MANAGED))
+                                        management_mode=data.get("management_mode", Client.ManagementMode.MANAGED),
+                                        actor=request.user.actor)
         return Response(client_json(_client(request, client.pk)), status=201)
 
 
@@ -308,7 +309,8 @@ class WalletAddView(ApiView):
         address = data.get("address") or data.get("wallet_address") or ""
         found = canonical_wallet(address)
         chain = data.get("chain") or (found[0] if found else "solana")
-        wallet = services.add_wallet(client, chain=chain, address=address, label=data.get("label", ""))
+        wallet = services.add_wallet(client, chain=chain, address=address, label=data.get("label", ""),
+                                     actor=request.user.actor)
         return Response(wallet_json(wallet), status=201)
 
 

@@ -32,31 +32,43 @@ REFRESH_LOCK_S = 30
 # this long before the shared cache is asked again (not on every request: it is ~100 KB).
 GRACE_S = 0.2
 WRITES_KEY = "api:writes"
+# A shared cache that failed (down, or hung past its socket timeout) is left alone by this process's
+# reads for this long: they ask the database instead, rather than each waiting on the cache.
+BACKOFF_S = 5.0
+UNAVAILABLE = object()
+_down_until = 0.0
+
+
+def _shared(method: str, *args, always: bool = False):
+    """``caches["default"].method(*args)``, or UNAVAILABLE when it fails or failed recently; the cache
+    is an accelerator, so its failure costs speed, never an answer."""
+    global _down_until
+    if not always and time.monotonic() < _down_until:
+        return UNAVAILABLE
+    try:
+        return getattr(caches["default"], method)(*args)
+    except Exception as exc:
+        _down_until = time.monotonic() + BACKOFF_S
+        logger.warning("shared answer cache unavailable (%s); reads ask the database for %.0f s",
+                       type(exc).__name__, BACKOFF_S)
+        return UNAVAILABLE
 
 
 def writes_version() -> str | None:
     """A token that changes with every write request to the API; None when the cache cannot say
     (then every read asks the database)."""
-    try:
-        cache = caches["default"]
-        version = cache.get(WRITES_KEY)
-        if version is None:
-            cache.add(WRITES_KEY, uuid.uuid4().hex, None)
-            version = cache.get(WRITES_KEY)
-        return version
-    except Exception as exc:
-        logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
-        return None
+    version = _shared("get", WRITES_KEY)
+    if version is None:
+        _shared("add", WRITES_KEY, uuid.uuid4().hex, None)
+        version = _shared("get", WRITES_KEY)
+    return None if version is UNAVAILABLE else version
 
 
 def note_write() -> None:
     """After a write request: every process asks the database again before answering from memory.
-    A random token rather than a counter, so a cache that lost the key cannot repeat an old value."""
-    try:
-        caches["default"].set(WRITES_KEY, uuid.uuid4().hex, None)
-    except Exception as exc:
-        logger.warning("shared answer cache unavailable (%s); reads may trail this write by their TTL",
-                       type(exc).__name__)
+    A random token rather than a counter, so a cache that lost the key cannot repeat an old value.
+    Tried even while reads leave the cache alone: writes are rare and must reach other processes."""
+    _shared("set", WRITES_KEY, uuid.uuid4().hex, None, always=True)
 
 
 class ListCache:
@@ -139,10 +151,8 @@ class ListCache:
         mine = (entry[0], entry[2], entry[3]) if entry is not None and entry[1] == stamp else None
         if not (shared and self.shared) or (mine is not None and mine[0] >= time.time()):
             return mine
-        try:
-            found = caches["default"].get(self._shared_key(key, stamp))
-        except Exception as exc:  # the cache is an accelerator: down or hung means build the answer
-            logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
+        found = _shared("get", self._shared_key(key, stamp))
+        if found is UNAVAILABLE:
             return mine
         if found and (mine is None or found[0] > mine[2]):
             self._remember(key, stamp, found[1], found[0])
@@ -155,14 +165,10 @@ class ListCache:
                 return
             self.refreshing.add(key)
         lock_key = self._shared_key(key, "refreshing")
-        if self.shared:
-            try:
-                if not caches["default"].add(lock_key, 1, timeout=REFRESH_LOCK_S):
-                    with self.lock:
-                        self.refreshing.discard(key)
-                    return  # another process builds it and shares it
-            except Exception as exc:
-                logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
+        if self.shared and not _shared("add", lock_key, 1, REFRESH_LOCK_S):
+            with self.lock:
+                self.refreshing.discard(key)
+            return  # another process builds it and shares it (a cache that is unavailable lets each build)
 
         def refresh():
             try:
@@ -174,10 +180,7 @@ class ListCache:
                 with self.lock:
                     self.refreshing.discard(key)
                 if self.shared:
-                    try:
-                        caches["default"].delete(lock_key)
-                    except Exception:
-                        pass  # it expires after REFRESH_LOCK_S
+                    _shared("delete", lock_key)  # else it expires after REFRESH_LOCK_S
                 connections.close_all()  # this thread's own connections
 
         threading.Thread(target=refresh, name="answer-refresh", daemon=True).start()
@@ -189,10 +192,7 @@ class ListCache:
         expires = time.time() + ttl
         self._remember(key, stamp, answer, expires)
         if self.shared:
-            try:
-                caches["default"].set(self._shared_key(key, stamp), (expires, answer), timeout=max(1, int(ttl) + 1))
-            except Exception as exc:
-                logger.warning("shared answer cache unavailable (%s)", type(exc).__name__)
+            _shared("set", self._shared_key(key, stamp), (expires, answer), max(1, int(ttl) + 1))
 
     def _remember(self, key, stamp, answer: bytes, expires: float, *, fresh_until: float | None = None) -> None:
         with self.lock:

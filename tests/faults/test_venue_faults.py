@@ -115,21 +115,34 @@ def test_bot_shows_a_venue_fault_backs_off_keeps_its_state_and_resumes(db, venue
     assert live_orders(bot) and not live_orders(bot) & orders
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bots/engine/tick.py _failure(): every failed tick counts toward BOT_MAX_FAILURES (3) whatever the "
-    "error, so a venue unavailable for 3 ticks (~15 s with the 5/10 s back-off) puts every bot on it in "
-    "status error with next_tick_at=None; they need an operator's start_bot after the venue is back. "
-    "Transient venue errors (ExchangeUnavailable, ExchangeTimeout, RateLimited) should back off (capped at "
-    "60 s) and keep the bot running, as the issue asks ('resume when it recovers')."))
 def test_a_venue_down_for_longer_than_three_ticks_needs_no_operator(db, settings, venue):
     bot = bitmart_bot(venue.url)
     assert tick_now(bot).placed == 2
     venue.inject("http500", times=None)
-    for _ in range(getattr(settings, "BOT_MAX_FAILURES", 3)):
+    waits = []
+    for _ in range(settings.BOT_MAX_FAILURES + 2):
+        before = timezone.now()
         tick_now(bot)
-    venue.clear_faults()
-    bot.refresh_from_db()
+        bot.refresh_from_db()
+        waits.append((bot.next_tick_at - before).total_seconds())
     assert bot.status == Bot.Status.RUNNING, f"{bot.status}: {bot.error_message}"
+    assert "retrying in" in bot.health_message
+    assert [round(w / 5) * 5 for w in waits] == [5, 10, 20, 40, 60]  # backs off, capped
+    venue.clear_faults()
+    assert not tick_now(bot).outcome.startswith("failed")
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.RUNNING and bot.failures == 0
+
+
+def test_a_venue_down_past_the_transient_limit_puts_the_bot_in_error(db, settings, venue):
+    settings.BOT_MAX_TRANSIENT_FAILURES = 4
+    bot = bitmart_bot(venue.url)
+    venue.inject("http500", times=None)
+    for _ in range(4):
+        tick_now(bot)
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ERROR and bot.next_tick_at is None
+    assert "retrying" not in bot.error_message and bot.error_message
 
 
 @pytest.mark.slow

@@ -119,3 +119,12 @@ def test_wallet_change_with_a_bad_address_changes_nothing(operator):
     assert "address" in page
     wallet.refresh_from_db()
     assert (wallet.address, wallet.label) == (EVM, "main")
+
+
+def test_client_add_goes_through_the_service_with_its_wallet_and_audit_rows(operator):
+    response = operator.post(CLIENT_ADD, client_form(**wallet_forms({"chain": "evm", "address": EVM, "label": "main"})))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    acme = Client.objects.get(name="acme")
+    assert acme.account_identifier == "acct_form_1" and acme.wallets.get().address == EVM.lower()
+    actions = set(AuditEvent.objects.filter(client=acme, actor="op").values_list("action", flat=True))
+    assert {"client.create", "wallet.add"} <= actions

@@ -79,6 +79,11 @@ def test_price_lists_name_the_paper_account_not_its_venue_key(operator):
     page = text(operator.get("/admin/ledger/pricesnapshot/", {"exchange": f"paper:{account.pk}"}))
     assert "0.0125" in page and "0.0126" not in page
     assert page.count("Demo client · paper:main") >= 2  # the row and the filter's choice
+    from ledger.models import PriceSnapshot
+
+    snapshot = PriceSnapshot.objects.get(exchange=f"paper:{account.pk}")
+    page = text(operator.get(f"/admin/ledger/pricesnapshot/{snapshot.pk}/change/"))
+    assert "Demo client · paper:main" in page and "0.0125" in page
 
 
 def test_a_deleted_paper_accounts_prices_say_so():

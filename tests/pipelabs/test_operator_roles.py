@@ -115,3 +115,26 @@ def test_a_wallets_key_record_is_not_typed_in_the_admin(client):
                 {"chain": wallet.chain, "address": wallet.address, "label": "x", "key_added_by": "mallory"})
     wallet.refresh_from_db()
     assert wallet.key_added_by != "mallory"
+
+
+def test_an_operator_issues_an_api_token_in_the_admin_with_its_own_rights(client):
+    import re
+
+    from django.test import Client as HttpClient
+
+    from pipelabs.models import AuditEvent
+
+    BotFactory(name="visible")
+    login(client, "support")
+    assert client.post("/admin/api-token/", {"action": "issue", "hours": "0"}).context["form"].errors  # refused
+    page = client.post("/admin/api-token/", {"action": "issue", "hours": "2", "confirm": "on"})
+    assert "no-store" in page["Cache-Control"]
+    token = re.search(r'id="api-token"[^>]*value="([^"]+)"', page.content.decode()).group(1)
+    api = HttpClient(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert [b["name"] for b in api.get("/bots").json()["bots"]] == ["visible"]  # support reads every client
+    bot_id = api.get("/bots").json()["bots"][0]["id"]
+    assert api.post(f"/bots/{bot_id}/start", content_type="application/json").status_code == 403  # and no more
+    event = AuditEvent.objects.get(action="token.issue")
+    assert event.actor == "op-support" and token not in str(event.changes)
+    client.post("/admin/api-token/", {"action": "revoke"})
+    assert api.get("/bots").status_code == 401

@@ -13,7 +13,7 @@ from bots.api import views
 from bots.models import Bot
 from clients.principal import forget_all
 from pipelabs.api.memo import ListCache
-from tests.api import Api, body, client_with_token
+from tests.api import ORIGIN, Api, body, client_with_token
 from tests.factories import BotFactory, ExchangeAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,10 +36,12 @@ def test_detail_is_answered_from_memory_until_an_api_write_or_its_ttl(acme, sett
     settings.API_DETAIL_CACHE_S = 60
     client, api, account = acme
     bot = BotFactory(client=client, account=account)
-    first = api.get(f"/bots/{bot.pk}")
+    first = api.get(f"/bots/{bot.pk}", HTTP_ORIGIN=ORIGIN)
     with CaptureQueriesContext(connection) as hit:
-        again = api.get(f"/bots/{bot.pk}")
+        again = api.get(f"/bots/{bot.pk}", HTTP_ORIGIN=ORIGIN)
     assert again.content == first.content and len(hit) == 0
+    for header in ("Content-Type", "Allow", "Access-Control-Allow-Origin", "X-Request-ID"):
+        assert again[header] and (header == "X-Request-ID" or again[header] == first[header]), header
     # The engine writes without touching updated_at: within the TTL it is not re-read...
     Bot.objects.filter(pk=bot.pk).update(heartbeat_at=timezone.now(), health_message="Trade skipped")
     assert body(api.get(f"/bots/{bot.pk}"))["health_message"] == ""
@@ -163,3 +165,25 @@ def test_redis_backend_counts_in_one_trip_with_djangos_meaning(redis_url, settin
     assert cache.incr("hits") == 2 and cache.incr("hits", 5) == 7
     assert cache._cache.get_client(write=True) is cache._cache.get_client(write=True)
     cache.delete("hits")
+
+
+def test_a_hung_cache_is_waited_on_once_then_left_alone(settings):
+    import socket
+
+    from pipelabs.api import memo
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # accepts, never answers
+    settings.CACHES = {"default": {"BACKEND": "pipelabs.cache.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{server.getsockname()[1]}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3}}}
+    try:
+        started = time.monotonic()
+        assert memo.writes_version() is None
+        first = time.monotonic() - started
+        started = time.monotonic()
+        assert memo.writes_version() is None and memo.ListCache("API_LIST_CACHE_S", shared=True).get("k", 1) is None
+        assert 0.25 < first < 2 and time.monotonic() - started < 0.05
+    finally:
+        server.close()

@@ -80,10 +80,10 @@ def test_baselines_survive_a_restart(db):
 
 def test_three_failures_in_a_row_put_the_bot_in_error_with_the_venues_words(db, monkeypatch):
     from exchanges.connectors.paper import PaperConnector
-    from exchanges.errors import ExchangeUnavailable
+    from exchanges.errors import ExchangeError
 
-    def down(self, *args, **kwargs):
-        raise ExchangeUnavailable("BitMart says: system maintenance 30000", exchange="paper")
+    def down(self, *args, **kwargs):  # not an outage (those are waited out): the venue refuses
+        raise ExchangeError("BitMart says: symbol delisted 30000", exchange="paper")
 
     monkeypatch.setattr(PaperConnector, "fetch_order_book", down)
     bot = start_bot(spread_bot(), actor="op")
@@ -91,7 +91,7 @@ def test_three_failures_in_a_row_put_the_bot_in_error_with_the_venues_words(db, 
         tick_now(bot)
         bot.refresh_from_db()
         Bot.objects.filter(pk=bot.pk).update(next_tick_at=timezone.now())
-    assert bot.status == Bot.Status.ERROR and "system maintenance 30000" in bot.error_message
+    assert bot.status == Bot.Status.ERROR and "symbol delisted 30000" in bot.error_message
     assert AuditEvent.objects.filter(action="bot.error", bot=bot).exists()
 
 

@@ -188,6 +188,8 @@ def test_wallet_endpoints(admin):
     response = api.put(f"/clients/{acme.pk}/wallet", {"address": EVM, "chain": "evm", "label": "main"})
     assert response.status_code == 201, response.content
     wallet_id = body(response)["id"]
+    added = AuditEvent.objects.get(action="wallet.add", client=acme)
+    assert added.actor != "system"  # the admin who called, not an anonymous process
     assert api.put(f"/clients/{acme.pk}/wallet", {"address": "nope", "chain": "evm"}).status_code == 400
     response = api.put(f"/clients/{acme.pk}/wallet/{wallet_id}", {"label": "renamed"})
     assert response.status_code == 200 and body(response)["label"] == "renamed"
