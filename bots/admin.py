@@ -18,7 +18,7 @@ from bots.forms import PREFIX, config_fields, config_from, initial_config
 from bots.models import Bot, KillSwitch, Order, UnownedFill
 from bots.services import (
     EDITABLE_FIELDS, LEDGER_FIELDS, UNDELETABLE_STATUSES, BotStateConflict, bot_change_errors, bot_field_errors,
-    create_bot, delete_bots, has_ledger, pause_bot, start_bot, stop_bot, update_bot,
+    cancel_before_delete, create_bot, delete_bots, has_ledger, pause_bot, start_bot, stop_bot, update_bot,
 )
 from ledger.models import BalanceSnapshot
 from ledger.selectors import stats_for_bot, summaries_for_bots
@@ -364,11 +364,33 @@ class BotAdmin(FiguresAdmin):
                 delete_stopped_bots, "delete_selected", delete_stopped_bots.short_description)
         return actions
 
+    def delete_view(self, request, object_id, extra_context=None):
+        # Django runs the delete inside a transaction, where no venue call may run: the bot's open
+        # orders are cancelled first, outside it, so deleting a stopped bot leaves nothing resting.
+        change_url = reverse("admin:bots_bot_change", args=[object_id])
+        try:
+            bot = self.get_object(request, object_id) if request.method == "POST" else None
+            if bot is not None and request.POST.get("post") and self.has_delete_permission(request, bot):
+                cancel_before_delete([bot.pk])
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return HttpResponseRedirect(change_url)
+
+    def get_deleted_objects(self, objs, request):
+        # A bot's orders, fills and figures go with it through delete_bots (its orders cancelled
+        # first): they are read-only rows nobody deletes one by one, so they ask for no right of their own.
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     def delete_model(self, request, obj):
         delete_bots([obj], actor=request.user.get_username())
 
     def delete_queryset(self, request, queryset):
-        delete_bots(list(queryset), actor=request.user.get_username())
+        try:
+            delete_bots(list(queryset), actor=request.user.get_username())
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
 
     @admin.display(description=f"Last {RECENT} orders")
     def recent_orders(self, bot):

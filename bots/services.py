@@ -182,7 +182,7 @@ def delete_bots(bots, *, actor: str, keep_orders: bool = False) -> int:
     ids = [bot.pk for bot in bots]
     _refuse_busy(Bot.objects.filter(pk__in=ids))
     if not keep_orders:
-        _cancel_before_delete(ids)
+        cancel_before_delete(ids)
     with transaction.atomic():
         rows = list(Bot.objects.select_for_update().select_related("client", "account").filter(pk__in=ids))
         _refuse_busy(rows)  # started meanwhile
@@ -218,7 +218,7 @@ def _in_callers_transaction() -> bool:
         return True
 
 
-def _cancel_before_delete(ids: list[int]) -> None:
+def cancel_before_delete(ids: list[int]) -> None:
     """Cancel the bots' live orders at the venue, outside any transaction; ValidationError naming
     the venue's words if one cannot be confirmed gone (the delete then does nothing)."""
     from bots.engine.orders import cancel_order

@@ -249,3 +249,28 @@ def test_bulk_delete_confirmation_lists_only_the_stopped_bots(operator_client):
     assert f'name="_selected_action" value="{running.pk}"' not in page
     assert "stop them first: live (SHARP/USDT)" in page
     assert Bot.objects.count() == 2 and not AuditEvent.objects.exists()
+
+
+def test_deleting_a_stopped_bot_in_the_admin_cancels_its_resting_orders_first(operator_client):
+    from tests.bots.services.test_delete_bot import bot_with_resting_orders
+
+    from exchanges.models import PaperOrder
+
+    bot = bot_with_resting_orders()  # stopped, its two orders kept open at the venue
+    response = operator_client.post(f"/admin/bots/bot/{bot.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Bot.objects.filter(pk=bot.pk).exists()
+    assert not PaperOrder.objects.filter(account=bot.account, status="open").exists()
+
+
+def test_a_support_user_posting_a_delete_cancels_nothing(client, db):
+    from clients.services import create_operator
+    from tests.bots.services.test_delete_bot import bot_with_resting_orders
+
+    from exchanges.models import PaperOrder
+
+    bot = bot_with_resting_orders()
+    user, _ = create_operator("viewer", role="support")
+    client.force_login(user)
+    assert client.post(f"/admin/bots/bot/{bot.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert PaperOrder.objects.filter(account=bot.account, status="open").count() == 2
