@@ -1,62 +1,20 @@
-"""Real django-q2 clusters for the fault tests: start one, feed it, read its tick log lines."""
+"""Real django-q2 clusters for the fault tests: the shared helpers (tests/cluster.py), with the
+fault worker (worker.py: the venue timeouts a test asks for) and short timeouts."""
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import cluster as shared
+from tests.cluster import ROOT, enqueue, tail, ticks, wait_for  # noqa: F401  (the fault tests' helpers)
+
 WORKER = Path(__file__).with_name("worker.py")
+
 # Short task timeouts, so a lost tick's lease lapses in seconds (lease = Q_TIMEOUT_S + margin), and
 # short dispatcher loops (each hands over to the next), so a cluster stops in seconds.
 FAST = {"Q_TIMEOUT_S": "20", "Q_RETRY_S": "30", "BOT_LEASE_MARGIN_S": "2", "BOT_MIN_INTERVAL_S": "1",
         "BOT_LONGEST_VENUE_CALL_S": "2", "Q_WORKERS": "2", "LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
         "BOT_DISPATCH_RUN_S": "3"}
 
-
-@contextmanager
-def cluster(env: dict, log_path: Path):
-    """A qcluster process (tests/faults/worker.py) for the block; stopped, and waited for, after."""
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, str(WORKER)], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def enqueue(env: dict, func: str, *args) -> None:
-    """Queue a task on the broker and cluster name ``env`` names, as another process would."""
-    code = f"from django_q.tasks import async_task; async_task({func!r}, *{args!r})"
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-
-
-def wait_for(condition, timeout_s: float, every_s: float = 0.3) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every_s)
-    return bool(condition())
-
-
-def ticks(log_path: Path) -> list[dict]:
-    """The tick log lines (bots/engine/tick.py) a cluster wrote."""
-    return [json.loads(line) for line in log_path.read_text().splitlines() if '"message": "tick"' in line]
-
-
-def tail(log_path: Path, chars: int = 3000) -> str:
-    return log_path.read_text()[-chars:]
+cluster = partial(shared.cluster, worker=WORKER)

@@ -13,20 +13,13 @@ from exchanges.connectors.base import TradeFill
 from ledger.services.ingest import ingest_fills
 from tests.factories import BotFactory, ClientFactory, ExchangeAccountFactory, WalletFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 D = Decimal
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def operator(client):
-    _, password = create_operator("op")
-    assert client.login(username="op", password=password)
-    return client
+def operator(signed_in_operator):
+    return signed_in_operator
 
 
 def fill(n, side, price):

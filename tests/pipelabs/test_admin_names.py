@@ -8,27 +8,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from clients.services import create_operator
 from exchanges.models import ExchangeAccount
 from exchanges.services import save_account
 from ledger.models import BalanceRefresh, BalanceSnapshot
 from ledger.services.prices import store_price
 from tests.factories import BotFactory, ClientFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 BALANCES = {"USDT": "10000", "SHARP": "500000", "XYZ": "100", "ORPH": "5", "OLD": "7"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def operator(client):
-    _, password = create_operator("op")
-    assert client.login(username="op", password=password)
-    return client
+def operator(signed_in_operator):
+    return signed_in_operator
 
 
 def paper_account(client_name="Demo client", name="main", balances=BALANCES):

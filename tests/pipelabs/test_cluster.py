@@ -1,12 +1,7 @@
 """A real django-q2 cluster, on the ORM broker and on Redis, runs the platform's tasks."""
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -14,39 +9,20 @@ from django_q.models import Schedule
 
 from pipelabs.models import WorkerHeartbeat
 from pipelabs.schedules import SCHEDULES
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cluster import cluster, enqueue, tail
+from tests.cluster import wait_for as shared_wait_for
 
 
 @contextmanager
 def running_cluster(env: dict, tmp_path):
     """A real qcluster process on the test's database; yields a function returning its log tail."""
-    log = open(tmp_path / "cluster.log", "w")
-    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        yield lambda: (tmp_path / "cluster.log").read_text()[-3000:]
-    finally:
-        cluster.send_signal(signal.SIGTERM)
-        try:
-            cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            cluster.kill()
-        log.close()
-
-
-def enqueue(env: dict, func: str) -> None:
-    """Queue a task from another process, through the broker that process's settings choose."""
-    code = f"from django_q.tasks import async_task; async_task({func!r})"
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    log = tmp_path / "cluster.log"
+    with cluster(env, log):
+        yield lambda: tail(log)
 
 
 def wait_for(condition, timeout_s: float = 45) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return condition()
+    return shared_wait_for(condition, timeout_s, every_s=0.5)
 
 
 @pytest.mark.slow

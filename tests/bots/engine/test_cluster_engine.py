@@ -1,15 +1,12 @@
 """The engine in real django-q2 clusters on the paper venue: trading, stopping, a worker killed
 mid-tick, and two clusters on one database."""
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,9 +19,10 @@ from bots.models import Bot, Order
 from bots.services import finish_stop, start_bot, stop_bot
 from exchanges.models import PaperBalance, PaperOrder
 from ledger.models import BotTrade
+from tests.cluster import cluster as run_cluster
+from tests.cluster import enqueue, ticks, wait_for
 from tests.factories import BotFactory, ExchangeAccountFactory
 
-ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).with_name("faulty_worker.py")
 D = Decimal
 SPREAD = {"spread_bps": 40, "order_size_usd": "25", "poll_interval_seconds": 5, "levels": 1}
@@ -38,44 +36,7 @@ FAST = {"Q_TIMEOUT_S": "8", "Q_RETRY_S": "12", "BOT_LEASE_MARGIN_S": "2", "BOT_M
 pytestmark = pytest.mark.slow
 
 
-@contextmanager
-def cluster(env: dict, log_path: Path):
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, str(WORKER)], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def enqueue(env: dict, func: str, *args) -> None:
-    code = f"from django_q.tasks import async_task; async_task({func!r}, *{args!r})"
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-
-
-def wait_for(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return condition()
-
-
-def ticks(log_path: Path) -> list[dict]:
-    lines = []
-    for line in log_path.read_text().splitlines():
-        if '"message": "tick"' in line:
-            lines.append(json.loads(line))
-    return lines
+cluster = partial(run_cluster, worker=WORKER)
 
 
 def paper_balances(account) -> dict:
